@@ -1,0 +1,141 @@
+"""The ``sqltune`` command: a thin layer over the Python API.
+
+Grammar: ``sqltune VERB [NAME] [options]``, where NAME is a project under
+``SQLTUNE_HOME/projects/``. Errors sqltune raises on purpose print as one line and exit 1.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+import typing as t
+
+import click
+
+from sqltune.errors import SqltuneError
+
+
+class _Group(click.Group):
+    def invoke(self, ctx: click.Context) -> t.Any:
+        try:
+            return super().invoke(ctx)
+        except SqltuneError as e:
+            click.secho(f"error: {e}", fg="red", err=True)
+            sys.exit(1)
+
+
+@click.group(cls=_Group)
+@click.version_option(package_name="sqltune")
+def cli() -> None:
+    """sqltune: exact SQL from a language model tuned on your own schema."""
+
+
+@cli.command("build-samples")
+@click.argument("names", nargs=-1)
+@click.option("--force", is_flag=True, help="Rebuild even if the sample is up to date.")
+def build_samples(names: tuple[str, ...], force: bool) -> None:
+    """Build the sample databases (all of them, or NAMES) into SQLTUNE_HOME/samples/.
+
+    Example:
+
+        sqltune build-samples cpg
+    """
+    from sqltune import samples
+
+    for name in names or tuple(samples.SAMPLES):
+        start = time.perf_counter()
+        path = samples.build_sample(name, force=force)
+        info = samples.sample_info(name)
+        rows = sum(info.get("row_counts", {}).values())
+        click.echo(f"{name}: v{info['sample_version']}, {len(info.get('row_counts', {}))} tables, {rows:,} rows "
+                   f"-> {path} ({time.perf_counter() - start:.1f}s)")
+
+
+@cli.command("introspect")
+@click.argument("source")
+@click.option("--name", required=True, help="Project name to write (SQLTUNE_HOME/projects/NAME).")
+@click.option("--mask", "masks", multiple=True, help="Keep this column's values out of the snapshot: "
+              "schema.table.column, wildcards allowed. Repeatable.")
+@click.option("--dictionary", type=click.Path(dir_okay=False), help="Data dictionary YAML laid over the comments.")
+@click.option("--schema", "include_schemas", multiple=True, help="Only these database schemas. Repeatable.")
+@click.option("--max-copy-rows", default=1_000_000, show_default=True,
+              help="Non-DuckDB sources: tables above this are copied as a seeded sample.")
+@click.option("--out", type=click.Path(file_okay=False), help="Write to this folder instead of the project folder.")
+def introspect_cmd(source: str, name: str, masks: tuple[str, ...], dictionary: str | None,
+                   include_schemas: tuple[str, ...], max_copy_rows: int, out: str | None) -> None:
+    """Read the database at SOURCE into project NAME and print a summary.
+
+    SOURCE is a file path (.duckdb, .sqlite), a SQLAlchemy URL, or sample:NAME.
+
+    Example:
+
+        sqltune introspect sample:cpg --name cpg
+
+        sqltune introspect postgresql://me@localhost/shop --name shop --mask 'public.customer.email'
+    """
+    from sqltune import home, project
+    from sqltune.introspect import introspect
+
+    home.check_name(name)
+    folder = project.project_path(name, out)
+    start = time.perf_counter()
+    schema = introspect(source, name=name, masks=masks, dictionary=dictionary,
+                        include_schemas=include_schemas or None, copy_to=folder / "data.duckdb",
+                        max_copy_rows=max_copy_rows, progress=_progress)
+    folder, drift = project.save_snapshot(schema, name, out)
+    click.echo(summary(schema))
+    if drift is not None:
+        click.echo("drift since the last snapshot:\n" + drift.summary())
+    click.echo(f"wrote {folder / 'snapshot.json'} ({time.perf_counter() - start:.1f}s)")
+
+
+@cli.command("schemas")
+def schemas_cmd() -> None:
+    """List onboarded projects and sample databases.
+
+    Example:
+
+        sqltune schemas
+    """
+    from sqltune import home, project, samples
+
+    click.echo(f"SQLTUNE_HOME: {home.home()}")
+    click.echo("projects:")
+    names = home.list_projects()
+    for name in names:
+        s = project.load_snapshot(name)
+        click.echo(f"  {name:<16} {len(s.tables):>3} tables  {s.dialect:<10} {s.source_url}  fp={s.fingerprint()}")
+    if not names:
+        click.echo("  (none: sqltune introspect SOURCE --name NAME)")
+    click.echo("samples:")
+    for info in samples.list_samples():
+        state = f"built v{info['built_version']}" if info.get("built") else "not built"
+        click.echo(f"  {info['name']:<16} v{info['sample_version']}  {state}")
+
+
+def summary(schema: t.Any) -> str:
+    """A few lines saying what introspection found."""
+    cols = sum(len(tb.columns) for tb in schema.tables)
+    declared = sum(1 for j in schema.joins if j.source == "declared")
+    inferred = [j for j in schema.joins if j.source == "inferred"]
+    cat = sum(1 for _, c in schema.iter_columns() if c.profile is not None and c.profile.values is not None)
+    masked = sum(1 for _, c in schema.iter_columns() if c.masked)
+    rows = sum(tb.row_count or 0 for tb in schema.tables)
+    lines = [f"{schema.name}: {len(schema.tables)} tables, {cols} columns, {rows:,} rows; "
+             f"{declared} declared joins, {len(inferred)} inferred; {cat} categorical columns; {masked} masked",
+             f"fingerprint {schema.fingerprint()}  domains {schema.domain_hash()}"]
+    lines += [f"  inferred {j} ({j.evidence})" for j in inferred]
+    return "\n".join(lines)
+
+
+def _progress(msg: str) -> None:
+    if sys.stderr.isatty():
+        click.echo(f"\r\033[K{msg}", nl=False, err=True)
+
+
+def main() -> None:
+    cli()
+
+
+if __name__ == "__main__":
+    main()
