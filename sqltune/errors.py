@@ -68,3 +68,7 @@ def did_you_mean(name: str, choices: t.Iterable[str]) -> str:
         lowered = {c.lower(): c for c in pool}
         close = [lowered[m] for m in difflib.get_close_matches(name.lower(), list(lowered), n=1, cutoff=0.6)]
     return f"Did you mean {close[0]!r}?" if close else ""
+
+
+class SqlParseError(SqltuneError):
+    """SQL that sqltune itself must understand (a gold query, a generated pair) does not parse."""
