@@ -122,7 +122,7 @@ def pg_database(pg_server: str) -> t.Callable[[str, str], str]:
     def make(name: str, script: str) -> str:
         admin = sa.create_engine(f"{pg_server}/postgres", isolation_level="AUTOCOMMIT")
         with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
             conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
         admin.dispose()
         url = f"{pg_server}/{name}"

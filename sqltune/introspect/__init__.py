@@ -70,14 +70,18 @@ def introspect(
         structure = reflect_duckdb(src.path, include_schemas)
         exec_db = src.path
     else:
-        engine = create_engine(src)
-        check_connection(engine, src.display_url)
-        structure = reflect_sqlalchemy(engine, include_schemas)
-        exec_db = Path(copy_to) if copy_to else _scratch_copy(src)
         from sqltune.introspect.copy import copy_to_duckdb
 
-        copy_to_duckdb(engine, [tb for tb in structure.tables], structure.default_schema, exec_db,
-                       max_rows=max_copy_rows, progress=lambda tb: say(f"copy {tb}"))
+        engine = create_engine(src)
+        try:
+            check_connection(engine, src.display_url)
+            structure = reflect_sqlalchemy(engine, include_schemas)
+            exec_db = Path(copy_to) if copy_to else _scratch_copy(src)
+            copy_to_duckdb(engine, list(structure.tables), structure.default_schema, exec_db,
+                           max_rows=max_copy_rows, progress=lambda tb: say(f"copy {tb}"))
+        finally:
+            if src.engine is None:
+                engine.dispose()
     tables = _mask(structure.tables, masks)
     schema_name = name or _default_name(src)
     schema = Schema(name=schema_name, dialect=structure.dialect, default_schema=structure.default_schema,

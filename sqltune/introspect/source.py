@@ -2,8 +2,9 @@
 
 >>> describe_url("postgresql://ana:secret@db.local:5432/shop")
 'postgresql://ana@db.local:5432/shop'
->>> resolve("warehouse.duckdb").kind
-'duckdb'
+>>> resolve("sqlite:///nowhere/shop.sqlite")
+Traceback (most recent call last):
+sqltune.errors.ConnectionFailedError: Database file not found: nowhere/shop.sqlite
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from sqlalchemy.engine import URL, Engine, make_url
 from sqltune.errors import ConnectionFailedError, did_you_mean
 
 _FILE_SUFFIXES = {".duckdb": "duckdb", ".ddb": "duckdb", ".sqlite": "sqlite", ".sqlite3": "sqlite", ".db": "sqlite"}
+_DRIVER_PACKAGES = {"postgresql": "psycopg[binary]", "mysql": "pymysql", "mssql": "pyodbc",
+                    "snowflake": "snowflake-sqlalchemy", "oracle": "oracledb"}
 _KNOWN_DRIVERS = ("duckdb", "sqlite", "postgresql", "postgres", "mysql", "mariadb", "mssql", "oracle",
                   "snowflake", "bigquery", "redshift", "trino", "databricks")
 
@@ -37,7 +40,9 @@ class Source:
 def describe_url(url: str | URL) -> str:
     """The URL as it may be stored and shown: the password removed, never masked in place."""
     u = make_url(url) if isinstance(url, str) else url
-    return u.set(password=None).render_as_string(hide_password=False)
+    bare = URL.create(drivername=u.drivername, username=u.username, password=None, host=u.host, port=u.port,
+                      database=u.database, query=u.query)
+    return bare.render_as_string(hide_password=False)
 
 
 def resolve(source: t.Any) -> Source:
@@ -107,7 +112,13 @@ def create_engine(src: Source) -> Engine:
     kwargs: dict[str, t.Any] = {}
     if src.kind == "postgresql":
         kwargs["connect_args"] = {"connect_timeout": 10, "options": "-c default_transaction_read_only=on"}
-    return sa.create_engine(src.url, **kwargs)
+    try:
+        return sa.create_engine(src.url, **kwargs)
+    except ImportError as e:
+        hint = _DRIVER_PACKAGES.get(src.kind, getattr(e, "name", None) or "the driver")
+        raise ConnectionFailedError(
+            f"The {src.kind} driver module {getattr(e, 'name', '')!r} is not installed: pip install '{hint}'."
+        ) from None
 
 
 def check_connection(engine: Engine, display_url: str) -> None:
