@@ -46,8 +46,8 @@ def build_samples(names: tuple[str, ...], force: bool) -> None:
         start = time.perf_counter()
         path = samples.build_sample(name, force=force)
         info = samples.sample_info(name)
-        rows = sum(info.get("row_counts", {}).values())
-        click.echo(f"{name}: v{info['sample_version']}, {len(info.get('row_counts', {}))} tables, {rows:,} rows "
+        tables = info.get("tables", {})
+        click.echo(f"{name}: v{info['sample_version']}, {len(tables)} tables, {sum(tables.values()):,} rows "
                    f"-> {path} ({time.perf_counter() - start:.1f}s)")
 
 
@@ -109,8 +109,8 @@ def schemas_cmd() -> None:
         click.echo("  (none: sqltune introspect SOURCE --name NAME)")
     click.echo("samples:")
     for info in samples.list_samples():
-        state = f"built v{info['built_version']}" if info.get("built") else "not built"
-        click.echo(f"  {info['name']:<16} v{info['sample_version']}  {state}")
+        state = f"built: {info['path']}" if info.get("built") else "not built (sqltune build-samples)"
+        click.echo(f"  {info['name']:<16} v{info['version']}  {state}  {info['description']}")
 
 
 def summary(schema: t.Any) -> str:
