@@ -8,7 +8,8 @@ Warehouses rarely declare foreign keys, so sqltune proposes them from two kinds 
 * **values**: the referencing column's distinct values are contained in the key's values.
 
 A candidate needs both. The target must be a key (primary, unique, or unique in the data); a
-column that is its own table's primary key never references another table; and generic names
+column that is its own table's primary key never references another table (a table may
+reference itself: ``PARENT_RTL_ID`` → ``RETAILER_ID``); and generic names
 (``id``, ``code``, ``status``, ``name`` …) only count when the target table's name backs them up,
 so that same-named columns with different meanings are not joined.
 
@@ -34,6 +35,11 @@ _SUFFIX = {"id", "cd", "code", "nbr", "num", "no", "number", "key", "sk", "fk", 
 _GENERIC = {"id", "code", "cd", "name", "nm", "status", "type", "key", "nbr", "num", "no", "number", "desc",
             "description", "value", "date", "dt", "flag", "level", "region", "category"}
 _JOINABLE = {"integer", "text", "uuid", "decimal"}
+#: Warehouse table-name prefixes that say what kind of table it is, not what it holds.
+_TABLE_PREFIX = {"dim", "fact", "fct", "tbl", "stg", "lkp", "ref", "d", "f", "t"}
+#: Short forms too short to be caught as abbreviations, and synonyms common in warehouses.
+_ALIASES = {"dt": ("date",), "vendor": ("supplier",), "study": ("trial",), "client": ("customer",),
+            "item": ("product", "sku"), "patient": ("subject",), "cust": ("customer",)}
 
 
 @dataclass(frozen=True)
@@ -63,7 +69,13 @@ def _singular(w: str) -> str:
 
 
 def _word_match(short: str, long: str) -> bool:
-    """``rtl`` ~ ``retailer``, ``prod`` ~ ``product``, ``whse`` ~ ``warehouse``."""
+    """``rtl`` ~ ``retailer``, ``prod`` ~ ``product``, ``whse`` ~ ``warehouse``, ``vendor`` ~ ``supp``."""
+    if any(_abbrev(x, y) for x in (short, *_ALIASES.get(short, ())) for y in (long, *_ALIASES.get(long, ()))):
+        return True
+    return False
+
+
+def _abbrev(short: str, long: str) -> bool:
     a, b = _singular(short), _singular(long)
     if a == b:
         return True
@@ -90,7 +102,7 @@ def _phrase_match(words: t.Sequence[str], target: t.Sequence[str]) -> bool:
 def name_score(col: str, table: str, key_col: str, key_table: str) -> float:
     """How strongly ``table.col``'s name says it references ``key_table.key_col`` (0 … 1)."""
     cw, kw = tokens(col), tokens(key_col)
-    table_words = _stem(tokens(key_table.rsplit(".", 1)[-1]))
+    table_words = tuple(w for w in _stem(tokens(key_table.rsplit(".", 1)[-1])) if w not in _TABLE_PREFIX)
     generic = all(w in _GENERIC for w in kw)
     if "".join(cw) == "".join(kw) and not generic:
         return 1.0
@@ -120,7 +132,7 @@ def infer_joins(box: Sandbox, tables: t.Sequence[Table], declared: t.Sequence[Jo
                 continue
             best: Join | None = None
             for ktb, kcol in targets:
-                if ktb.key == tb.key or not _compatible(col, kcol):
+                if kcol is col or not _compatible(col, kcol):
                     continue
                 score = name_score(col.name, str(tb.key), kcol.name, str(ktb.key))
                 if score == 0.0:
