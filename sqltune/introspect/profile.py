@@ -19,6 +19,9 @@ from sqltune.sandbox import Sandbox
 from sqltune.schema import Column, ColumnProfile, Table
 
 _RANGED = {"integer", "decimal", "float", "date", "timestamp", "time"}
+#: Name words that mark a small-integer column as a code (``GRADE`` 1-5, ``PRIORITY``), not a measure.
+_CODE_WORDS = {"cd", "code", "grade", "level", "lvl", "tier", "type", "status", "stat", "flag", "phase", "class",
+               "category", "cat", "priority", "severity", "rating", "score", "band", "kind", "ind"}
 
 
 @dataclass(frozen=True)
@@ -83,6 +86,15 @@ def profile_table(box: Sandbox, table: Table, relation: str, opts: ProfileOption
     return replace(table, columns=tuple(columns), row_count=rows)
 
 
+def _integer_code(col: Column) -> bool:
+    """A small-integer column whose name or type says it holds codes."""
+    from sqltune.introspect.joins import tokens
+
+    if col.type != "integer":
+        return False
+    return col.raw_type.upper() in ("TINYINT", "UTINYINT", "INT1") or bool(set(tokens(col.name)) & _CODE_WORDS)
+
+
 def _column_stats(box: Sandbox, columns: t.Sequence[Column], source: str, timeout_s: float
                   ) -> dict[str, tuple[int, int, t.Any, t.Any]]:
     parts = []
@@ -105,7 +117,7 @@ def _values(box: Sandbox, col: Column, relation: str, source: str, prof: ColumnP
             opts: ProfileOptions, timeout_s: float) -> ColumnProfile:
     q = render_identifier(col.name)
     cap = opts.categorical_max_distinct
-    if col.type == "text" and 0 < distinct <= cap:
+    if 0 < distinct <= cap and (col.type == "text" or _integer_code(col)):
         full = box.execute(
             f"SELECT {q}, count(*) AS n FROM {relation} WHERE {q} IS NOT NULL GROUP BY 1 ORDER BY n DESC, 1 LIMIT {cap + 1}",
             timeout_s=timeout_s, row_cap=cap + 1,
