@@ -72,3 +72,7 @@ def did_you_mean(name: str, choices: t.Iterable[str]) -> str:
 
 class SqlParseError(SqltuneError):
     """SQL that sqltune itself must understand (a gold query, a generated pair) does not parse."""
+
+
+class ModelError(SqltuneError):
+    """A model could not be resolved, fetched, verified or loaded."""
