@@ -53,6 +53,7 @@ What it does not cover:
 
 from __future__ import annotations
 
+import atexit
 import dataclasses
 import enum
 import functools
@@ -60,6 +61,7 @@ import math
 import os
 import threading
 import time
+import weakref
 import typing as t
 from pathlib import Path
 
@@ -158,6 +160,7 @@ class Sandbox:
         self._lock = threading.Condition()
         self._active: set[duckdb.DuckDBPyConnection] = set()
         self._closed = False
+        _LIVE.add(self)
 
     def __enter__(self) -> Sandbox:
         return self
@@ -266,6 +269,7 @@ class Sandbox:
 
 
 _CACHE: dict[Path, Sandbox] = {}
+_LIVE: weakref.WeakSet[Sandbox] = weakref.WeakSet()  # every open sandbox, closed at exit
 _CACHE_LOCK = threading.Lock()
 
 
@@ -299,12 +303,25 @@ def execute(
 
 
 def close_all() -> None:
-    """Close every cached sandbox, e.g. before another part of sqltune opens a file read-write."""
+    """Close every cached sandbox, e.g. before another part of sqltune opens a file read-write.
+
+    Also runs at interpreter exit: DuckDB aborts the process if a connection is still open while
+    Python tears its threads down.
+    """
     with _CACHE_LOCK:
         boxes = list(_CACHE.values())
         _CACHE.clear()
     for box in boxes:
         box.close()
+
+
+def _close_at_exit() -> None:
+    close_all()
+    for box in list(_LIVE):
+        box.close(wait_s=2.0)
+
+
+atexit.register(_close_at_exit)
 
 
 # -- helpers ---------------------------------------------------------------------------------

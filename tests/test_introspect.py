@@ -182,7 +182,7 @@ def test_bounded_profile_on_large_table(tmp_path: Path) -> None:
     snap = introspect(path, profile=ProfileOptions(sample_rows=50_000))
     facts = snap.table("facts")
     assert facts.row_count == 1_000_000
-    assert facts.column("n").profile.sampled_rows == 50_000
+    assert 25_000 <= facts.column("n").profile.sampled_rows <= 100_000  # block sampling: about sample_rows
     assert facts.column("code").profile.values == ("A", "B", "C", "RARE")
 
 

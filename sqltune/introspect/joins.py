@@ -68,7 +68,7 @@ def _singular(w: str) -> str:
     return w
 
 
-def _word_match(short: str, long: str) -> bool:
+def word_match(short: str, long: str) -> bool:
     """``rtl`` ~ ``retailer``, ``prod`` ~ ``product``, ``whse`` ~ ``warehouse``, ``vendor`` ~ ``supp``."""
     if any(_abbrev(x, y) for x in (short, *_ALIASES.get(short, ())) for y in (long, *_ALIASES.get(long, ()))):
         return True
@@ -93,7 +93,7 @@ def _phrase_match(words: t.Sequence[str], target: t.Sequence[str]) -> bool:
     """All of ``target`` is named by ``words``: word by word, or as an acronym (``dc``)."""
     if not target:
         return False
-    if all(any(_word_match(w, x) for w in words) for x in target):
+    if all(any(word_match(w, x) for w in words) for x in target):
         return True
     acronym = "".join(x[0] for x in target)
     return len(target) > 1 and acronym in words

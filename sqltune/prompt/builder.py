@@ -1,0 +1,146 @@
+"""The one prompt builder, shared by training and inference so the two always match.
+
+A prompt is a system message (who answers, in which dialect), the schema as exact DDL-like text
+within a token budget (the whole schema when it fits, else the tables schema linking picks), the
+relevant glossary entries, and the question. ``mode="none"`` leaves the schema out: for a tuned
+model whose weights hold the schema, so the two can be compared. The model's own chat template is
+used where it has one.
+
+>>> from sqltune.schema import Schema, Table, Column
+>>> s = Schema("shop", "duckdb", (Table("main", "orders", (Column("id", "INTEGER", "integer"),)),),
+...            default_schema="main")
+>>> b = PromptBuilder(s)
+>>> [m["role"] for m in b.messages("How many orders?")]
+['system', 'user']
+>>> "CREATE TABLE orders" in b.messages("How many orders?")[1]["content"]
+True
+>>> PromptBuilder(s, config=PromptConfig(mode="none")).messages("How many orders?")[1]["content"]
+'How many orders?'
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import typing as t
+from dataclasses import dataclass
+
+from sqltune.errors import ConfigError, did_you_mean
+from sqltune.prompt.link import link
+from sqltune.prompt.render import render_table_text
+from sqltune.schema import Schema
+
+MODES = ("schema", "none")
+
+
+@dataclass(frozen=True)
+class PromptConfig:
+    mode: str = "schema"
+    budget_tokens: int = 3000
+    docs: bool = True
+    values: bool = True
+    glossary: bool = True
+    max_linked_tables: int = 8
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise ConfigError(f"Unknown prompt mode {self.mode!r}. {did_you_mean(self.mode, MODES)}".strip())
+
+    @classmethod
+    def from_dict(cls, data: dict[str, t.Any]) -> PromptConfig:
+        names = [f.name for f in dataclasses.fields(cls)]
+        for key in data:
+            if key not in names:
+                raise ConfigError(f"Unknown prompt option {key!r}. {did_you_mean(key, names)}".strip())
+        return cls(**data)
+
+
+class PromptBuilder:
+    """Builds chat messages and prompt strings for one schema."""
+
+    def __init__(self, schema: Schema, tokenizer: t.Any = None, config: PromptConfig = PromptConfig()) -> None:
+        self.schema = schema
+        self.tokenizer = tokenizer
+        self.config = config
+
+    # ---------------------------------------------------------------- text
+    def system(self) -> str:
+        base = (f"You translate questions about the {self.schema.name} database into one DuckDB SQL query. "
+                "Answer with the SQL only.")
+        if self.config.mode == "schema":
+            base += " Use only the tables and columns shown, spelled and quoted exactly as shown."
+        return base
+
+    def schema_text(self, question: str) -> str:
+        """The schema within the token budget: all of it if it fits, else the linked part."""
+        full = self._full_text()
+        if self.count_tokens(full) <= self.config.budget_tokens:
+            return full
+        linked = link(self.schema, question, max_tables=self.config.max_linked_tables)
+        parts: list[str] = []
+        used = 0
+        for key in linked.tables:
+            table = self.schema.table(key)
+            text = self._table_text(table, None)
+            cost = self.count_tokens(text)
+            if used + cost > self.config.budget_tokens:
+                text = self._table_text(table, linked.columns.get(key, frozenset()))
+                cost = self.count_tokens(text)
+                if used + cost > self.config.budget_tokens:
+                    continue
+            parts.append(text)
+            used += cost
+        return "\n\n".join(parts)
+
+    def glossary_text(self, question: str) -> str:
+        if not self.config.glossary or not self.schema.glossary:
+            return ""
+        q = f" {question.lower()} "
+        hits = [g for g in self.schema.glossary if f" {g.term.lower()}" in q or f"{g.term.lower()} " in q]
+        return "\n".join(f"- {g.term}: {g.means}" for g in hits)
+
+    def user(self, question: str) -> str:
+        if self.config.mode == "none":
+            return question
+        text = f"Schema:\n{self.schema_text(question)}\n"
+        gloss = self.glossary_text(question)
+        if gloss:
+            text += f"\nGlossary:\n{gloss}\n"
+        return text + f"\nQuestion: {question}"
+
+    def messages(self, question: str) -> list[dict[str, str]]:
+        return [{"role": "system", "content": self.system()}, {"role": "user", "content": self.user(question)}]
+
+    def prompt(self, question: str) -> str:
+        """The full prompt string, ending where the model's SQL begins."""
+        msgs = self.messages(question)
+        tok = self.tokenizer
+        if tok is not None and getattr(tok, "chat_template", None):
+            return str(tok.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True))
+        return f"{msgs[0]['content']}\n\n{msgs[1]['content']}\nSQL: "
+
+    def example(self, question: str, sql: str) -> tuple[str, str]:
+        """A training example: (prompt, target); the loss falls on the target only."""
+        eos = getattr(self.tokenizer, "eos_token", None) or ""
+        return self.prompt(question), sql.strip() + eos
+
+    # ------------------------------------------------------------- helpers
+    def count_tokens(self, text: str) -> int:
+        if self.tokenizer is None:
+            return max(1, len(text) // 4)
+        return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    @functools.cached_property
+    def _joins(self) -> tuple[t.Any, ...]:
+        return self.schema.joins
+
+    def _table_text(self, table: t.Any, columns: t.Collection[str] | None) -> str:
+        return render_table_text(self.schema, table, columns, self._joins, docs=self.config.docs,
+                                 values=self.config.values)
+
+    @functools.cached_property
+    def _full(self) -> str:
+        return "\n\n".join(self._table_text(tb, None) for tb in self.schema.tables)
+
+    def _full_text(self) -> str:
+        return self._full
