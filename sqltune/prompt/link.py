@@ -51,16 +51,20 @@ def link(schema: Schema, question: str, *, max_tables: int = 8) -> Linked:
     idf = _idf(schema)
     scores: dict[TableKey, float] = collections.defaultdict(float)
     columns: dict[TableKey, set[str]] = collections.defaultdict(set)
+    for w in set(q):  # a word naming many tables or columns says little about any one of them
+        named = [tb for tb in schema.tables if any(word_match(w, x) for x in tokens(tb.name) if len(x) > 1)]
+        for tb in named:
+            scores[tb.key] += 5.0 / len(named)
+        hits = [(tb, c) for tb in schema.tables for c in tb.columns
+                if any(word_match(w, x) for x in tokens(c.name) if len(x) > 1)]
+        spread = len({tb.key for tb, _ in hits})
+        for tb, c in hits:
+            scores[tb.key] += 2.0 / spread / sum(1 for t2, _ in hits if t2.key == tb.key)
+            columns[tb.key].add(c.name)
     for tb in schema.tables:
-        for w in tokens(tb.name):
-            if any(word_match(x, w) for x in q):
-                scores[tb.key] += 3.0
-        scores[tb.key] += sum(idf.get(w, 0) for w in set(words(tb.doc or "")) & set(q))
+        scores[tb.key] += sum(idf.get(w, 0) for w in set(words(tb.doc or "")) & set(q)) / 2
         for col in tb.columns:
-            s = 0.0
-            if any(any(word_match(x, w) for x in q) for w in tokens(col.name) if len(w) > 1):
-                s += 2.0
-            s += 0.5 * sum(idf.get(w, 0) for w in set(words(col.doc or "")) & set(q))
+            s = 0.25 * sum(idf.get(w, 0) for w in set(words(col.doc or "")) & set(q))
             vals = col.profile.values if col.profile is not None and col.profile.values is not None else ()
             if not col.masked and any(_mentions(qtext, v) for v in vals):
                 s += 4.0

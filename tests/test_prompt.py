@@ -1,0 +1,73 @@
+"""The prompt builder: exact identifiers, budgets, schema linking, and one format for train and infer."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from sqltune.introspect import introspect
+from sqltune.prompt import PromptBuilder, PromptConfig, link
+from sqltune.errors import ConfigError
+
+
+@pytest.fixture(scope="module")
+def cpg(cpg_db: Path):  # type: ignore[no-untyped-def]
+    return introspect("sample:cpg", masks=["sales.RETAILER.BUYER_EMAIL"])
+
+
+def test_full_schema_text_is_exact(cpg) -> None:  # type: ignore[no-untyped-def]
+    text = PromptBuilder(cpg, config=PromptConfig(budget_tokens=100_000)).schema_text("anything")
+    assert 'CREATE TABLE sales."OrderHeader" (' in text
+    assert '"OrderDate" DATE' in text
+    assert "'ECOM'" in text and "'WHSL'" in text
+    assert 'joins mdm."SKU"."SKU_NBR"' in text  # an inferred, cross-schema join is shown
+    assert text.count("CREATE TABLE") == len(cpg.tables)
+
+
+def test_masked_values_never_reach_the_prompt(cpg) -> None:  # type: ignore[no-untyped-def]
+    text = PromptBuilder(cpg, config=PromptConfig(budget_tokens=100_000)).schema_text("buyer emails")
+    line = next(ln for ln in text.splitlines() if '"BUYER_EMAIL"' in ln)
+    assert "values:" not in line and "@" not in text
+
+
+def test_budget_is_respected_and_linking_keeps_what_matters(cpg) -> None:  # type: ignore[no-untyped-def]
+    b = PromptBuilder(cpg, config=PromptConfig(budget_tokens=900))
+    q = "What were online net sales by brand last quarter?"
+    text = b.schema_text(q)
+    assert b.count_tokens(text) <= 900
+    for table in ('sales."OrderHeader"', 'sales."ORDER_LINE"', 'mdm."BRAND"'):
+        assert f"CREATE TABLE {table}" in text, table
+    assert "CREATE TABLE supply.carrier" not in text
+
+
+def test_linking_closes_over_join_paths(cpg) -> None:  # type: ignore[no-untyped-def]
+    linked = link(cpg, "Which carriers shipped orders for brand names?", max_tables=3)
+    names = {str(k) for k in linked.tables}
+    assert {"supply.carrier", "mdm.BRAND"} <= names
+    assert "supply.shipment" in names  # the table that connects carriers to orders
+
+
+def test_glossary_terms_come_along(cpg) -> None:  # type: ignore[no-untyped-def]
+    user = PromptBuilder(cpg).user("How many wholesale orders were there?")
+    assert "Glossary:" in user and "WHSL" in user
+
+
+def test_mode_none_and_bad_options(cpg) -> None:  # type: ignore[no-untyped-def]
+    b = PromptBuilder(cpg, config=PromptConfig(mode="none"))
+    assert "CREATE TABLE" not in b.prompt("How many orders?")
+    with pytest.raises(ConfigError, match="Did you mean 'schema'"):
+        PromptConfig(mode="schemas")
+    with pytest.raises(ConfigError, match="Did you mean 'budget_tokens'"):
+        PromptConfig.from_dict({"budget_token": 5})
+
+
+def test_training_and_inference_share_the_prompt(cpg, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from tests.tiny import tiny_tokenizer
+
+    tok = tiny_tokenizer(tmp_path)
+    tok.chat_template = "{% for m in messages %}<{{ m.role }}>{{ m.content }}{% endfor %}{% if add_generation_prompt %}<assistant>{% endif %}"
+    b = PromptBuilder(cpg, tok, PromptConfig(budget_tokens=400))
+    prompt, target = b.example("How many orders?", "SELECT count(*) FROM sales.\"OrderHeader\"")
+    assert prompt == b.prompt("How many orders?") and prompt.endswith("<assistant>")
+    assert target.endswith(tok.eos_token)
