@@ -113,6 +113,47 @@ def schemas_cmd() -> None:
         click.echo(f"  {info['name']:<16} v{info['version']}  {state}  {info['description']}")
 
 
+@cli.group("evalset")
+def evalset_group() -> None:
+    """Work with evalsets: hand-written questions with gold SQL."""
+
+
+@evalset_group.command("validate")
+@click.argument("evalsets", nargs=-1, required=True)
+@click.option("--project", help="Validate against this project instead of the evalset's own sample/project.")
+@click.option("--strict", is_flag=True, help="Treat warnings (e.g. declared vs measured difficulty) as errors.")
+def evalset_validate(evalsets: tuple[str, ...], project: str | None, strict: bool) -> None:
+    """Run every gold of each evalset and report golds that error, time out, return nothing or are
+    non-deterministic, a sample_version mismatch, identifiers the schema lacks, and declared vs
+    measured difficulty. Exits 1 if any evalset has an error.
+
+    Example:
+
+        sqltune evalset validate cpg biotech
+    """
+    from sqltune.evalset import load_evalset, validate_evalset
+    from sqltune.targets import resolve_target
+
+    failed = 0
+    for ref in evalsets:
+        ev = load_evalset(ref, project_dir=_project_dir(project or None))
+        db, schema = resolve_target(sample=None if project else ev.sample, project=project or ev.project)
+        report = validate_evalset(ev, db, schema=schema)
+        tiers = {tier: sum(1 for v in report.measured.values() if v == tier) for tier in ("easy", "medium", "hard")}
+        click.echo(report.summary())
+        click.echo(f"  measured tiers: {tiers['easy']} easy, {tiers['medium']} medium, {tiers['hard']} hard")
+        if not report.ok or (strict and report.warnings):
+            failed += 1
+    if failed:
+        raise SqltuneError(f"{failed} of {len(evalsets)} evalsets failed validation.")
+
+
+def _project_dir(name: str | None) -> t.Any:
+    from sqltune import home
+
+    return home.project_dir(name) if name else None
+
+
 def summary(schema: t.Any) -> str:
     """A few lines saying what introspection found."""
     cols = sum(len(tb.columns) for tb in schema.tables)
