@@ -113,6 +113,82 @@ def schemas_cmd() -> None:
         click.echo(f"  {info['name']:<16} v{info['version']}  {state}  {info['description']}")
 
 
+def _model_options(f: t.Callable[..., t.Any]) -> t.Callable[..., t.Any]:
+    f = click.option("--model", default=None, help="Registry alias, local folder, .gguf file or hub id "
+                     "(default: the embedded default model).")(f)
+    f = click.option("--adapter", default=None, type=click.Path(), help="A tuned adapter folder to attach.")(f)
+    f = click.option("--constrained", is_flag=True, help="Schema-constrained decoding: no invented identifiers.")(f)
+    f = click.option("--candidates", default=1, show_default=True,
+                     help="Candidates to generate; the first that parses, resolves and runs is chosen.")(f)
+    f = click.option("--no-schema", is_flag=True, help="Leave the schema out of the prompt (for tuned models).")(f)
+    return f
+
+
+def _bot(name: str, model: str | None, adapter: str | None, constrained: bool, candidates: int,
+         no_schema: bool) -> t.Any:
+    from sqltune import project
+    from sqltune.infer import DecodeConfig, Text2SQL
+    from sqltune.models import DEFAULT_MODEL
+    from sqltune.prompt import PromptConfig
+
+    schema = project.load_snapshot(name)
+    decode = DecodeConfig(num_candidates=candidates, num_beams=candidates)
+    return Text2SQL(schema, model or DEFAULT_MODEL, adapter=adapter, constrained=constrained, decode=decode,
+                    prompt=PromptConfig(mode="none" if no_schema else "schema"))
+
+
+@cli.command("ask")
+@click.argument("name")
+@click.argument("question")
+@_model_options
+def ask_cmd(name: str, question: str, model: str | None, adapter: str | None, constrained: bool, candidates: int,
+            no_schema: bool) -> None:
+    """Answer QUESTION about project NAME: print the SQL and its result.
+
+    Example:
+
+        sqltune ask cpg "How many retailers sell online?"
+    """
+    bot = _bot(name, model, adapter, constrained, candidates, no_schema)
+    ans = bot.ask(question)
+    click.echo(ans.sql or "(no SQL)")
+    if bot.schema.dialect != "duckdb" and ans.source_sql:
+        click.echo(f"-- for the source ({bot.schema.dialect}):\n{ans.source_sql}")
+    if ans.error:
+        click.echo(f"-- not run: {ans.error}")
+    else:
+        click.echo(ans.dataframe().head(20).to_string(index=False))
+
+
+@cli.command("predict")
+@click.argument("name")
+@click.option("--evalset", "evalset_ref", required=True, help="Evalset name or path.")
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="Predictions JSONL to write.")
+@click.option("--subset", default=0, help="Only the first N cases of each difficulty tier (0: all).")
+@_model_options
+def predict_cmd(name: str, evalset_ref: str, out: str, subset: int, model: str | None, adapter: str | None,
+                constrained: bool, candidates: int, no_schema: bool) -> None:
+    """Predict SQL for every case of an evalset against project NAME, in the grader's format.
+
+    Example:
+
+        sqltune predict cpg --evalset cpg --subset 10 --out preds.jsonl
+    """
+    from tqdm import tqdm
+
+    from sqltune import home
+    from sqltune.evalset import load_evalset, stratified_subset
+    from sqltune.infer.predict import predict_evalset
+
+    ev = load_evalset(evalset_ref, project_dir=home.project_dir(name))
+    if subset:
+        ev = stratified_subset(ev, subset)
+    bot = _bot(name, model, adapter, constrained, candidates, no_schema)
+    with tqdm(total=len(ev.cases), desc="predict", unit="q", disable=None) as bar:
+        path = predict_evalset(bot, ev, out, progress=bar.update)
+    click.echo(f"wrote {len(ev.cases)} predictions to {path}")
+
+
 @cli.group("evalset")
 def evalset_group() -> None:
     """Work with evalsets: hand-written questions with gold SQL."""

@@ -381,3 +381,20 @@ def validate_evalset(
         problems += [Problem(case.id, sev, msg) for sev, msg in found]
     return ValidationReport(evalset.name, len(evalset.cases), tuple(problems), measured)
 
+
+
+def stratified_subset(evalset: Evalset, per_tier: int = 10) -> Evalset:
+    """A fixed subset: the first ``per_tier`` cases of each declared tier, in file order.
+
+    >>> ev = Evalset("x", "1", tuple(EvalCase(f"c{i}", "q", ("SELECT 1",), tier)
+    ...              for i, tier in enumerate(["easy", "hard", "easy", "medium", "easy"])), policy=None)
+    >>> [c.id for c in stratified_subset(ev, 2).cases]
+    ['c0', 'c1', 'c2', 'c3']
+    """
+    seen: dict[str | None, int] = {}
+    keep = []
+    for case in evalset.cases:
+        if seen.get(case.difficulty, 0) < per_tier:
+            seen[case.difficulty] = seen.get(case.difficulty, 0) + 1
+            keep.append(case)
+    return dataclasses.replace(evalset, cases=tuple(keep))

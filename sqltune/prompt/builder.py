@@ -99,21 +99,26 @@ class PromptBuilder:
         hits = [g for g in self.schema.glossary if f" {g.term.lower()}" in q or f"{g.term.lower()} " in q]
         return "\n".join(f"- {g.term}: {g.means}" for g in hits)
 
-    def user(self, question: str) -> str:
+    def user(self, question: str, examples: t.Sequence[tuple[str, str]] = ()) -> str:
+        """The user turn; ``examples`` are (question, SQL) pairs shown before the question (few-shot)."""
+        shots = "".join(f"Question: {q}\nSQL: {sql}\n\n" for q, sql in examples)
+        if shots:
+            shots = f"Examples:\n{shots}"
         if self.config.mode == "none":
-            return question
+            return f"{shots}Question: {question}" if shots else question
         text = f"Schema:\n{self.schema_text(question)}\n"
         gloss = self.glossary_text(question)
         if gloss:
             text += f"\nGlossary:\n{gloss}\n"
-        return text + f"\nQuestion: {question}"
+        return text + (f"\n{shots}" if shots else "\n") + f"Question: {question}"
 
-    def messages(self, question: str) -> list[dict[str, str]]:
-        return [{"role": "system", "content": self.system()}, {"role": "user", "content": self.user(question)}]
+    def messages(self, question: str, examples: t.Sequence[tuple[str, str]] = ()) -> list[dict[str, str]]:
+        return [{"role": "system", "content": self.system()},
+                {"role": "user", "content": self.user(question, examples)}]
 
-    def prompt(self, question: str) -> str:
+    def prompt(self, question: str, examples: t.Sequence[tuple[str, str]] = ()) -> str:
         """The full prompt string, ending where the model's SQL begins."""
-        msgs = self.messages(question)
+        msgs = self.messages(question, examples)
         tok = self.tokenizer
         if tok is not None and getattr(tok, "chat_template", None):
             return str(tok.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True))

@@ -1,0 +1,87 @@
+"""Turning prompts into SQL candidates with a causal LM (greedy, beams or sampling).
+
+>>> extract_sql("Here it is:\\n```sql\\nSELECT 1;\\n```\\nDone.")
+'SELECT 1'
+>>> extract_sql("SELECT a FROM t; SELECT b FROM u")
+'SELECT a FROM t'
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import typing as t
+from dataclasses import dataclass
+
+_FENCE = re.compile(r"```(?:sql|SQL)?\s*\n?(.*?)(?:```|$)", re.S)
+
+
+@dataclass(frozen=True)
+class DecodeConfig:
+    max_new_tokens: int = 160
+    num_candidates: int = 1
+    num_beams: int = 1
+    do_sample: bool = False
+    temperature: float = 0.7
+    top_p: float = 0.95
+    batch_size: int = 4
+    seed: int = 0
+
+
+def extract_sql(text: str) -> str:
+    """The first SQL statement in a model's answer (inside a code fence if there is one)."""
+    m = _FENCE.search(text)
+    body = m.group(1) if m else text
+    body = body.strip()
+    body = re.sub(r"^(?:SQL|sql)\s*:\s*", "", body)
+    out, quote = [], None
+    for ch in body:  # stop at the first semicolon outside a string or quoted identifier
+        if quote:
+            if ch == quote:
+                quote = None
+        elif ch in ("'", '"'):
+            quote = ch
+        elif ch == ";":
+            break
+        out.append(ch)
+    return "".join(out).strip()
+
+
+def generate_candidates(model: t.Any, tokenizer: t.Any, prompts: t.Sequence[str], config: DecodeConfig = DecodeConfig(),
+                        *, logits_processor_factory: t.Callable[[int], t.Any] | None = None,
+                        progress: t.Callable[[int], None] | None = None) -> tuple[list[list[str]], list[float]]:
+    """``config.num_candidates`` SQL strings per prompt, and seconds spent per prompt.
+
+    Prompts are left-padded into batches; ``logits_processor_factory(prompt_length)`` makes the
+    processors (e.g. schema constraints) for one batch.
+    """
+    import torch
+    from transformers import LogitsProcessorList
+
+    tokenizer.padding_side = "left"
+    out: list[list[str]] = []
+    seconds: list[float] = []
+    n = max(config.num_candidates, 1)
+    for start in range(0, len(prompts), config.batch_size):
+        batch = list(prompts[start:start + config.batch_size])
+        enc = tokenizer(batch, return_tensors="pt", padding=True, add_special_tokens=False).to(model.device)
+        kwargs: dict[str, t.Any] = dict(max_new_tokens=config.max_new_tokens, num_return_sequences=n,
+                                        pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id)
+        if config.do_sample:
+            torch.manual_seed(config.seed + start)
+            kwargs.update(do_sample=True, temperature=config.temperature, top_p=config.top_p)
+        else:
+            kwargs.update(do_sample=False, num_beams=max(config.num_beams, n))
+        if logits_processor_factory is not None:
+            kwargs["logits_processor"] = LogitsProcessorList([logits_processor_factory(enc.input_ids.shape[1])])
+        t0 = time.perf_counter()
+        with torch.no_grad():
+            gen = model.generate(**enc, **kwargs)
+        elapsed = (time.perf_counter() - t0) / len(batch)
+        texts = tokenizer.batch_decode(gen[:, enc.input_ids.shape[1]:], skip_special_tokens=True)
+        for i in range(len(batch)):
+            out.append([extract_sql(x) for x in texts[i * n:(i + 1) * n]])
+            seconds.append(elapsed)
+        if progress:
+            progress(len(batch))
+    return out, seconds

@@ -1,0 +1,73 @@
+"""Inference: SQL extraction, execution-guided selection, few-shot retrieval, and the predict command."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import duckdb
+import pytest
+from click.testing import CliRunner
+
+from sqltune.infer.select import choose
+from sqltune.introspect import introspect
+from sqltune.sandbox import Sandbox
+
+
+@pytest.fixture()
+def shop(tmp_path: Path):  # type: ignore[no-untyped-def]
+    db = tmp_path / "shop.duckdb"
+    con = duckdb.connect(str(db))
+    con.execute('CREATE TABLE orders("OrderId" INT PRIMARY KEY, "CHNL_CD" VARCHAR, amount DOUBLE)')
+    con.execute("INSERT INTO orders VALUES (1,'ECOM',10),(2,'DTC',5),(3,'ECOM',7)")
+    con.close()
+    return introspect(db, name="shop")
+
+
+def test_first_candidate_that_resolves_and_runs_wins(shop) -> None:  # type: ignore[no-untyped-def]
+    box = Sandbox(shop.execution_db)
+    cands = ["", "SELEC nonsense", "SELECT total FROM orders", "SELECT count(*) FROM orderz",
+             "SELECT 1/0::INT FROM orders WHERE \"OrderId\" = 'x'", 'SELECT count(*) FROM orders WHERE "CHNL_CD" = \'ECOM\'']
+    pick = choose(cands, shop, box)
+    assert pick.index == 5 and pick.execution is not None and pick.execution.rows == ((2,),)
+    assert any("invented" in r for r in pick.rejected) and any("does not parse" in r for r in pick.rejected)
+    box.close()
+
+
+def test_self_consistency_votes_on_results(shop) -> None:  # type: ignore[no-untyped-def]
+    box = Sandbox(shop.execution_db)
+    cands = ["SELECT count(*) FROM orders", "SELECT count(*) FROM orders WHERE amount > 6",
+             "SELECT count(\"OrderId\") FROM orders WHERE amount >= 7"]
+    assert choose(cands, shop, box).index == 0
+    assert choose(cands, shop, box, vote=True).index == 1
+    box.close()
+
+
+def test_nothing_runs(shop) -> None:  # type: ignore[no-untyped-def]
+    box = Sandbox(shop.execution_db)
+    pick = choose(["DROP TABLE orders", "SELECT nope FROM orders"], shop, box)
+    assert pick.index is None and len(pick.rejected) == 2
+    box.close()
+
+
+def test_predict_command_writes_grader_format(shop, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    from sqltune import project
+    from sqltune.cli import cli
+    from tests.tiny import tiny_llama
+
+    monkeypatch.setenv("SQLTUNE_HOME", str(tmp_path / "home"))
+    project.save_snapshot(shop, "shop")
+    (tmp_path / "ev.yaml").write_text("name: ev\nproject: shop\nversion: 1\n")
+    (tmp_path / "ev.jsonl").write_text(
+        json.dumps({"id": "q1", "question": "How many orders?", "gold_sql": "SELECT count(*) FROM orders",
+                    "difficulty": "easy"}) + "\n" +
+        json.dumps({"id": "q2", "question": "Online orders?", "gold_sql":
+                    "SELECT count(*) FROM orders WHERE \"CHNL_CD\" = 'ECOM'", "difficulty": "easy"}) + "\n")
+    model = tiny_llama(tmp_path / "tiny")
+    out = tmp_path / "preds.jsonl"
+    res = CliRunner().invoke(cli, ["predict", "shop", "--evalset", str(tmp_path / "ev.yaml"), "--out", str(out),
+                                   "--model", str(model), "--candidates", "2"])
+    assert res.exit_code == 0, res.output
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r["id"] for r in rows] == ["q1", "q2"]
+    assert all(isinstance(r["sql"], str) and len(r["candidates"]) == 2 and r["model"] == str(model) for r in rows)
