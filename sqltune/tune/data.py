@@ -1,0 +1,137 @@
+"""Training items → token ids, labels and per-token weights, in length-bucketed batches.
+
+The prompt is the model layer's (``PromptBuilder.example``), so training and inference match.
+The loss falls on the target only (the SQL of a pair, the target of a fact); target tokens that
+spell a schema identifier or a categorical value weigh ``identifier_weight`` times more, since
+those are the tokens that must become deterministic.
+
+>>> from sqltune.schema import Schema, Table, Column, ColumnProfile
+>>> s = Schema("x", "duckdb", (Table("sales", "OrderHeader", (Column("CHNL_CD", "VARCHAR", "text",
+...     profile=ColumnProfile(values=("ECOM",))),)),), default_schema="main")
+>>> sql = "SELECT count(*) FROM sales.\\"OrderHeader\\" WHERE \\"CHNL_CD\\" = 'ECOM'"
+>>> [sql[a:b] for a, b in identifier_spans(sql, s)]
+['sales', '"OrderHeader"', '"CHNL_CD"', 'ECOM']
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import typing as t
+from dataclasses import dataclass
+
+from sqltune.identifiers import render_identifier
+from sqltune.schema import Schema
+
+
+@dataclass(frozen=True)
+class Item:
+    """One training item: a question (or fact prompt) and the exact text to learn."""
+
+    id: str
+    question: str
+    target: str
+    kind: str = "pair"  # "pair" | "fact"
+
+
+@dataclass(frozen=True)
+class Encoded:
+    id: str
+    kind: str
+    input_ids: tuple[int, ...]
+    labels: tuple[int, ...]
+    weights: tuple[float, ...]
+    ident: tuple[bool, ...]
+
+    def __len__(self) -> int:
+        return len(self.input_ids)
+
+
+def identifier_strings(schema: Schema) -> list[str]:
+    """Every string that spells an identifier or a categorical value, longest first."""
+    out: set[str] = set()
+    for tb in schema.tables:
+        out.update({render_identifier(tb.name), tb.name})
+        if tb.schema:
+            out.update({render_identifier(tb.schema), tb.schema})
+        for col in tb.columns:
+            out.update({render_identifier(col.name), col.name})
+            prof = col.profile
+            if prof is not None and prof.values is not None and not col.masked:
+                out.update(str(v) for v in prof.values if str(v).strip())
+    return sorted(out, key=lambda s: (-len(s), s))
+
+
+def identifier_spans(text: str, schema: Schema, strings: t.Sequence[str] | None = None) -> list[tuple[int, int]]:
+    """Character spans of ``text`` that spell identifiers or categorical values (no overlaps)."""
+    taken = [False] * len(text)
+    spans = []
+    for s in strings if strings is not None else identifier_strings(schema):
+        plain = re.escape(s)
+        pattern = plain if not re.match(r"^\w+$", s) else rf"(?<![\w\"]){plain}(?![\w\"])"
+        for m in re.finditer(pattern, text):
+            if not any(taken[m.start():m.end()]):
+                spans.append((m.start(), m.end()))
+                for i in range(m.start(), m.end()):
+                    taken[i] = True
+    return sorted(spans)
+
+
+def encode(item: Item, builder: t.Any, tokenizer: t.Any, schema: Schema, *, identifier_weight: float,
+           max_len: int, strings: t.Sequence[str]) -> Encoded:
+    prompt, target = builder.example(item.question, item.target)
+    p_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
+    enc = tokenizer(target, add_special_tokens=False, return_offsets_mapping=True)
+    t_ids, offsets = enc["input_ids"], enc["offset_mapping"]
+    spans = identifier_spans(target, schema, strings)
+    if item.kind == "fact":  # a fact's target is the schema itself: every token of it must become exact
+        hits = [b > a for a, b in offsets]
+    else:
+        hits = [any(a < e and s < b for s, e in spans) for a, b in offsets]
+    weights = [identifier_weight if hit else 1.0 for hit in hits]
+    cap = (max_len * 3) // 4  # an over-long target keeps a quarter of the budget for the prompt's end
+    t_ids, weights = list(t_ids[:cap]), weights[:cap]
+    keep = max_len - len(t_ids)
+    p_ids = list(p_ids[-keep:]) if keep else []
+    ids = p_ids + t_ids
+    labels = [-100] * len(p_ids) + t_ids
+    w = [0.0] * len(p_ids) + weights
+    ident = [False] * len(p_ids) + hits[: len(t_ids)]
+    return Encoded(item.id, item.kind, tuple(ids), tuple(labels), tuple(w), tuple(ident))
+
+
+def batches(data: t.Sequence[Encoded], batch_tokens: int, seed: int, epoch: int) -> list[list[int]]:
+    """Length-bucketed batches of indices (padding waste stays small), in a seeded order."""
+    rng = random.Random(f"{seed}:{epoch}")
+    order = sorted(range(len(data)), key=lambda i: (len(data[i]), rng.random()))
+    out: list[list[int]] = []
+    cur: list[int] = []
+    for i in order:
+        longest = max([len(data[j]) for j in cur] + [len(data[i])])
+        if cur and longest * (len(cur) + 1) > batch_tokens:
+            out.append(cur)
+            cur = []
+        cur.append(i)
+    if cur:
+        out.append(cur)
+    rng.shuffle(out)
+    return out
+
+
+def collate(rows: t.Sequence[Encoded], pad_id: int) -> dict[str, t.Any]:
+    import torch
+
+    n = max(len(r) for r in rows)
+    ids = torch.full((len(rows), n), pad_id, dtype=torch.long)
+    labels = torch.full((len(rows), n), -100, dtype=torch.long)
+    weights = torch.zeros((len(rows), n), dtype=torch.float32)
+    mask = torch.zeros((len(rows), n), dtype=torch.long)
+    ident = torch.zeros((len(rows), n), dtype=torch.bool)
+    for i, r in enumerate(rows):
+        k = len(r)
+        ids[i, :k] = torch.tensor(r.input_ids)
+        labels[i, :k] = torch.tensor(r.labels)
+        weights[i, :k] = torch.tensor(r.weights)
+        ident[i, :k] = torch.tensor(r.ident)
+        mask[i, :k] = 1
+    return {"input_ids": ids, "attention_mask": mask, "labels": labels, "weights": weights, "ident": ident}
