@@ -5,7 +5,9 @@
   ``EMPTY``) with strict and lenient outcomes and a reason in words;
 * :class:`ComparisonPolicy` holds the rules (tolerances, dates, NaN, ties under ``LIMIT``);
 * :func:`invented_identifiers` lists every table, column and categorical value a query invents;
-* :func:`load_evalset` / :func:`validate_evalset` read and check the cases graded against.
+* :func:`load_evalset` / :func:`validate_evalset` read and check the cases graded against;
+* :func:`build_suite` / :func:`grade_suite`: test-suite accuracy on perturbed copies;
+* :func:`evaluate_predictions` grades a whole evalset, :func:`write_reports` writes its reports.
 
 >>> import duckdb, os, tempfile
 >>> db = os.path.join(tempfile.mkdtemp(), "shop.duckdb")
@@ -25,9 +27,15 @@ from sqltune.grade.grader import GoldError, grade
 from sqltune.grade.invented import Invented, invented_identifiers
 from sqltune.grade.policy import POLICY_VERSION, ComparisonPolicy
 from sqltune.grade.verdict import Status, Subtype, Verdict, error_subtype
+from sqltune.grade.suite import SuiteOptions, SuiteVerdict, build_suite, grade_suite, suite_manifest
+from sqltune.grade.run import GradeRun, PredictionsError, evaluate_predictions, load_predictions
+from sqltune.grade.report import ResultsError, load_results, write_reports
 
 __all__ = [
     "POLICY_VERSION", "ComparisonPolicy", "EvalCase", "Evalset", "EvalsetError", "Expected", "GoldError", "Invented",
     "Segment", "Status", "Subtype", "ValidationReport", "Verdict", "compare", "error_subtype", "grade",
     "invented_identifiers", "load_evalset", "validate_evalset",
+    # test-suite accuracy, grading a whole evalset, reports
+    "GradeRun", "PredictionsError", "ResultsError", "SuiteOptions", "SuiteVerdict", "build_suite",
+    "evaluate_predictions", "grade_suite", "load_predictions", "load_results", "suite_manifest", "write_reports",
 ]  # fmt: skip
