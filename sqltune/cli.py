@@ -189,6 +189,61 @@ def predict_cmd(name: str, evalset_ref: str, out: str, subset: int, model: str |
     click.echo(f"wrote {len(ev.cases)} predictions to {path}")
 
 
+@cli.command("grade")
+@click.argument("name", required=False)
+@click.option("--evalset", "evalset_ref", required=True, help="Evalset name or path.")
+@click.option("--predictions", required=True, type=click.Path(dir_okay=False), help="Predictions JSONL (id, sql).")
+@click.option("--subset", default=0, help="Only the first N cases of each difficulty tier (as predict --subset).")
+@click.option("--no-suite", is_flag=True, help="Skip test-suite accuracy (EX only; faster).")
+@click.option("--k", default=5, show_default=True, help="Perturbed database copies for test-suite accuracy.")
+@click.option("--workers", default=2, show_default=True, help="Grading threads.")
+@click.option("--out", type=click.Path(file_okay=False), help="Report folder (default: the project's runs/).")
+def grade_cmd(name: str | None, evalset_ref: str, predictions: str, subset: int, no_suite: bool, k: int,
+              workers: int, out: str | None) -> None:
+    """Grade predictions against an evalset by executing both in DuckDB; write results.json, report.md
+    and report.html. NAME is the project (default: the evalset's own sample or project).
+
+    Example:
+
+        sqltune grade cpg --evalset cpg --predictions preds.jsonl
+    """
+    import time as _time
+    from pathlib import Path
+
+    from tqdm import tqdm
+
+    from sqltune import home
+    from sqltune.evalset import load_evalset, stratified_subset
+    from sqltune.grade import evaluate_predictions, write_reports
+    from sqltune.targets import resolve_target
+
+    ev = load_evalset(evalset_ref, project_dir=home.project_dir(name) if name else None)
+    if subset:
+        ev = stratified_subset(ev, subset)
+    db, schema = resolve_target(sample=None if name else ev.sample, project=name or ev.project)
+    with tqdm(total=len(ev.cases), desc="grade", unit="q", disable=None) as bar:
+        run = evaluate_predictions(ev, predictions, db, schema=schema, suite=not no_suite, k=k, workers=workers,
+                                   progress=lambda *_: bar.update(1))
+    stamp = _time.strftime("%Y%m%d-%H%M%S")
+    folder = Path(out) if out else home.project_dir(name or ev.sample or ev.project or "default") / "runs" / f"grade-{stamp}"
+    paths = write_reports(run, folder)
+    for line in _headline(run):
+        click.echo(line)
+    click.echo(f"reports: {paths['md']}  {paths['html']}  {paths['json']}")
+
+
+def _headline(run: t.Any) -> list[str]:
+    lines = []
+    for tier, stats in run.aggregates.items():
+        parts = []
+        for key in ("ex_strict", "ts", "invented_identifier_rate"):
+            m = stats.metrics.get(key)
+            if m is not None and m.n and m.ci is not None and m.value is not None:
+                parts.append(f"{key} {m.value:.1%} [{m.ci[0]:.0%}, {m.ci[1]:.0%}] (n={m.n})")
+        lines.append(f"{tier:>8}: " + "; ".join(parts))
+    return lines
+
+
 @cli.group("evalset")
 def evalset_group() -> None:
     """Work with evalsets: hand-written questions with gold SQL."""

@@ -71,3 +71,30 @@ def test_predict_command_writes_grader_format(shop, tmp_path: Path, monkeypatch:
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert [r["id"] for r in rows] == ["q1", "q2"]
     assert all(isinstance(r["sql"], str) and len(r["candidates"]) == 2 and r["model"] == str(model) for r in rows)
+
+
+def test_grade_command_writes_reports(shop, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    from sqltune import project
+    from sqltune.cli import cli
+
+    monkeypatch.setenv("SQLTUNE_HOME", str(tmp_path / "home"))
+    project.save_snapshot(shop, "shop")
+    (tmp_path / "ev.yaml").write_text("name: ev\nproject: shop\nversion: 1\n")
+    gold = "SELECT count(*) FROM orders WHERE \"CHNL_CD\" = 'ECOM'"
+    (tmp_path / "ev.jsonl").write_text(
+        json.dumps({"id": "q1", "question": "Online orders?", "gold_sql": gold, "difficulty": "easy"}) + "\n" +
+        json.dumps({"id": "q2", "question": "All orders?", "gold_sql": "SELECT count(*) FROM orders",
+                    "difficulty": "easy"}) + "\n")
+    preds = tmp_path / "p.jsonl"
+    preds.write_text(json.dumps({"id": "q1", "sql": gold}) + "\n" + json.dumps({"id": "q2", "sql": "SELECT 2"}) + "\n")
+    res = CliRunner().invoke(cli, ["grade", "shop", "--evalset", str(tmp_path / "ev.yaml"), "--predictions",
+                                   str(preds), "--no-suite", "--out", str(tmp_path / "out")])
+    assert res.exit_code == 0, res.output
+    assert "ex_strict 50.0%" in res.output
+    results = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert results and (tmp_path / "out" / "report.html").is_file()
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(json.dumps({"id": "q9", "sql": "SELECT 1"}) + "\n")
+    res = CliRunner().invoke(cli, ["grade", "shop", "--evalset", str(tmp_path / "ev.yaml"), "--predictions",
+                                   str(bad), "--no-suite", "--out", str(tmp_path / "out2")])
+    assert res.exit_code == 1 and "q9" in res.output and "Traceback" not in res.output
