@@ -137,6 +137,45 @@ def _bot(name: str, model: str | None, adapter: str | None, constrained: bool, c
                     prompt=PromptConfig(mode="none" if no_schema else "schema"))
 
 
+@cli.command("generate")
+@click.argument("name")
+@click.option("--n", "n", default=5000, show_default=True, help="Question/SQL pairs to generate.")
+@click.option("--seed", default=0, show_default=True, help="Random seed; the same seed gives identical files.")
+@click.option("--config", "config_json", default=None, help="GenerateConfig fields as JSON, e.g. '{\"k\": 5}'.")
+@click.option("--out", type=click.Path(file_okay=False), help="Folder to write (default: the project's pairs/).")
+def generate_cmd(name: str, n: int, seed: int, config_json: str | None, out: str | None) -> None:
+    """Generate verified question/SQL pairs, schema facts and a coverage report for project NAME.
+
+    Example:
+
+        sqltune generate cpg --n 5000 --seed 0
+    """
+    import json
+    from pathlib import Path
+
+    from tqdm import tqdm
+
+    from sqltune import home, project
+    from sqltune.errors import ConfigError
+    from sqltune.generate import GenerateConfig, generate
+
+    schema = project.load_snapshot(name)
+    try:
+        cfg = GenerateConfig.from_dict(json.loads(config_json)) if config_json else GenerateConfig()
+    except json.JSONDecodeError as e:
+        raise ConfigError(f"--config is not valid JSON: {e}") from None
+    folder = Path(out) if out else home.project_dir(name) / "pairs"
+    with tqdm(desc="distinct SQL", unit="sql", disable=None) as bar:
+        def tick(ev: t.Any) -> None:
+            bar.total = ev.sql_target
+            bar.update(ev.sql_done - bar.n)
+
+        res = generate(schema, n=n, seed=seed, out=folder, config=cfg, progress=tick)
+    tiers = {tier: sum(1 for p in res.pairs if p.tier == tier) for tier in ("easy", "medium", "hard")}
+    click.echo(f"{len(res.pairs)} pairs ({res.distinct_sql} distinct SQL; {tiers['easy']} easy, {tiers['medium']} "
+               f"medium, {tiers['hard']} hard), {len(res.facts)} facts -> {folder}")
+
+
 @cli.command("ask")
 @click.argument("name")
 @click.argument("question")

@@ -74,3 +74,24 @@ def test_introspect_writes_project_and_reports_drift(tmp_path: Path, monkeypatch
     assert code == 0 and "+ column main.Item.price" in out, out
     code, out = _run("schemas")
     assert code == 0 and "shop" in out and "cpg" in out
+
+
+def test_generate_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import duckdb
+    import json
+
+    monkeypatch.setenv("SQLTUNE_HOME", str(tmp_path / "home"))
+    db = tmp_path / "shop.duckdb"
+    con = duckdb.connect(str(db))
+    con.execute("CREATE TABLE \"Item\"(id INT PRIMARY KEY, \"Kind\" VARCHAR, price DOUBLE)")
+    con.execute("INSERT INTO \"Item\" SELECT i, ['A','B','C'][1 + i % 3], i * 1.5 FROM range(1, 60) t(i)")
+    con.close()
+    assert _run("introspect", str(db), "--name", "shop")[0] == 0
+    code, out = _run("generate", "shop", "--n", "40", "--seed", "1")
+    assert code == 0, out
+    pairs = tmp_path / "home" / "projects" / "shop" / "pairs" / "pairs.jsonl"
+    lines = pairs.read_text().splitlines()
+    assert len(lines) == 41 and "40 pairs" in out
+    assert all('"Item"' in json.loads(x)["sql"] for x in lines[1:])
+    code, out = _run("generate", "shop", "--config", '{"kk": 1}')
+    assert code == 1 and "kk" in out
