@@ -5,12 +5,13 @@ One run measures, on a small random Llama (no download):
 2. MoME with E in ``--experts`` (default 16, 256, 1024) for each dispatch in ``--dispatch``.
 
 Each configuration runs in its own subprocess, so peak memory is its own: on CUDA
-``max_memory_allocated`` during the timed steps, on CPU the peak RSS (``VmHWM``, reset through
-``/proc/self/clear_refs``) above the RSS before them. ``saved MB`` is what autograd keeps for backward
-(counted with ``saved_tensors_hooks``; the same on any device). Time is the median of ``--iters``
-forward+backward passes after ``--warmup`` (no optimizer step); ``cpu ms`` is the process CPU time of those
-steps, less disturbed than wall time on a shared machine. The LoRA baseline runs first and again last, so
-drift of the machine during the run shows.
+``max_memory_allocated`` over all its steps, on CPU the peak RSS (``VmHWM``, reset through
+``/proc/self/clear_refs``; glibc is told to ``mmap`` every block over 64 KiB so that freed tensors leave the
+RSS), both above what the model and its adapter held before the first step.
+``saved MB`` is what autograd keeps for backward (counted with ``saved_tensors_hooks``; the same on any
+device). Time is the median of ``--iters`` forward+backward passes after ``--warmup`` (no optimizer step);
+``cpu ms`` is the process CPU time of those steps, less disturbed than wall time on a shared machine. The
+LoRA baseline runs first and again last, so drift of the machine during the run shows.
 
 Prints a table and writes ``benchmarks/out/mome.json``. Run: ``python benchmarks/mome_bench.py``
 (``--quick``: E in 16, 256 only, fewer iterations; ``--device cuda`` on a GPU).
@@ -75,7 +76,14 @@ def measure(spec: dict[str, t.Any]) -> dict[str, t.Any]:
         for p in params:
             p.grad = None
 
-    for _ in range(spec["warmup"]):
+    sync()
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats()
+        before = torch.cuda.memory_allocated()
+    else:
+        Path("/proc/self/clear_refs").write_text("5")  # resets VmHWM (peak RSS) to the current RSS
+        before = _rss_kb("VmRSS") * 1024
+    for _ in range(spec["warmup"]):  # the peak is taken from here: the first steps allocate, later ones reuse
         step()
     saved: dict[int, int] = {}
 
@@ -87,13 +95,6 @@ def measure(spec: dict[str, t.Any]) -> dict[str, t.Any]:
         step()
     param_ids = {p.untyped_storage().data_ptr() for p in model.parameters()}
     saved_bytes = sum(n for ptr, n in saved.items() if ptr not in param_ids)
-    sync()
-    if device.type == "cuda":
-        torch.cuda.reset_peak_memory_stats()
-        before = torch.cuda.memory_allocated()
-    else:
-        Path("/proc/self/clear_refs").write_text("5")  # resets VmHWM (peak RSS) to the current RSS
-        before = _rss_kb("VmRSS") * 1024
     times, cpu = [], []
     for _ in range(spec["iters"]):
         start, start_cpu = time.perf_counter(), time.process_time()
@@ -102,8 +103,9 @@ def measure(spec: dict[str, t.Any]) -> dict[str, t.Any]:
         times.append(time.perf_counter() - start)
         cpu.append(time.process_time() - start_cpu)
     peak = (torch.cuda.max_memory_allocated() if device.type == "cuda" else _rss_kb("VmHWM") * 1024) - before
-    return {"ms": 1000 * statistics.median(times), "ms_min": 1000 * min(times), "cpu_ms": 1000 * statistics.median(cpu), "peak_mb": peak / 2**20,
-            "saved_mb": saved_bytes / 2**20, "trainable_m": sum(p.numel() for p in params) / 1e6}
+    return {"ms": 1000 * statistics.median(times), "ms_min": 1000 * min(times), "cpu_ms": 1000 * statistics.median(cpu),
+            "peak_mb": peak / 2**20, "saved_mb": saved_bytes / 2**20,
+            "trainable_m": sum(p.numel() for p in params) / 1e6}
 
 
 def main() -> int:
@@ -137,17 +139,21 @@ def main() -> int:
     specs += [{**common, "method": "mome", "experts": e, "dispatch": d}
               for e in experts for d in args.dispatch.split(",")]
     specs.append(dict(specs[0]))  # the baseline again: the two LoRA rows bracket the run
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    if not args.device.startswith("cuda"):
+        env["MALLOC_MMAP_THRESHOLD_"] = "65536"  # big blocks go back to the OS when freed: RSS tracks live tensors
     rows = []
     for spec in specs:
         proc = subprocess.run([sys.executable, __file__, "--one", json.dumps(spec)], capture_output=True, text=True,
-                              env={**os.environ, "PYTHONWARNINGS": "ignore"})
+                              env=env)
         if proc.returncode:
             rows.append({**spec, "error": (proc.stderr.strip().splitlines() or ["?"])[-1]})
         else:
             rows.append({**spec, **json.loads(proc.stdout.strip().splitlines()[-1])})
-        print(_row(rows[-1], rows[0]), flush=True) if len(rows) > 1 else print(_header() + "\n" + _row(rows[0], rows[0]))
+        print((_header() + "\n" if len(rows) == 1 else "") + _row(rows[-1], rows[0]), flush=True)
     import torch
-    results = {"load_average_after": os.getloadavg(), "python": sys.version.split()[0], "torch": torch.__version__, "machine": platform.machine(),
+    results = {"load_average_after": os.getloadavg(), "python": sys.version.split()[0], "torch": torch.__version__,
+               "machine": platform.machine(),
                "cpus": os.cpu_count(), "device": torch.cuda.get_device_name() if args.device.startswith("cuda")
                else platform.processor() or "cpu", "config": common, "rows": rows}
     out = Path(args.out)
@@ -167,7 +173,8 @@ def _row(r: dict[str, t.Any], base: dict[str, t.Any]) -> str:
     if "error" in r:
         return f"{r['method']:<6} {r['experts']:>5} {r['dispatch']:<8} error: {r['error']}"
     ratio = r["ms"] / base["ms"] if "ms" in base else float("nan")
-    return (f"{r['method']:<6} {r['experts']:>5} {r['dispatch']:<8} {r['ms']:>10.1f} {ratio:>7.2f} {r['peak_mb']:>8.1f} "
+    return (f"{r['method']:<6} {r['experts']:>5} {r['dispatch']:<8} {r['ms']:>10.1f} {ratio:>7.2f} "
+            f"{r['peak_mb']:>8.1f} "
             f"{r['saved_mb']:>9.1f} {r['trainable_m']:>11.2f} {r['cpu_ms']:>9.1f}")
 
 

@@ -168,6 +168,18 @@ def test_router_is_bit_identical_after_freeze_while_experts_keep_learning() -> N
     assert float(model.aux_loss()) == 0.0
 
 
+def test_after_step_freezes_at_the_warmup_step_and_is_idempotent() -> None:
+    model = apply_mome(torch.nn.Sequential(torch.nn.Linear(4, 4)), MoMEConfig(n_experts=4, target_modules=("0",),
+                                                                              router_warmup_steps=5))
+    model.after_step(4)
+    assert not model.router_frozen and model.steps == 4
+    model.after_step(5)
+    model.after_step(5)  # e.g. once more after resuming from a checkpoint
+    assert model.router_frozen and model.steps == 5
+    assert apply_mome(torch.nn.Sequential(torch.nn.Linear(4, 4)),
+                      MoMEConfig(n_experts=4, target_modules=("0",), router_warmup_steps=0)).router_frozen
+
+
 def _usage_after_training(coef: float) -> tuple[float, float]:
     """Train from a collapsed router (experts 0 and 1 favoured everywhere); normalised usage entropy after.
 
@@ -232,7 +244,8 @@ def test_unload_gives_the_base_back_and_merge_is_refused() -> None:
 
 @pytest.mark.parametrize("make, error, message", [
     (lambda: MoMEConfig(n_experts=4, top_k=5), ConfigError, "top_k=5 must be <= n_experts=4"),
-    (lambda: MoMEConfig.from_dict({"n_experts": 8, "topk": 2}), ConfigError, "Unknown MoMEConfig key 'topk'. Did you mean 'top_k'"),
+    (lambda: MoMEConfig.from_dict({"n_experts": 8, "topk": 2}), ConfigError,
+     "Unknown MoMEConfig key 'topk'. Did you mean 'top_k'"),
     (lambda: MoMEConfig(rank=0), ConfigError, "MoMEConfig.rank=0 must be a positive integer"),
     (lambda: MoMEConfig(dispatch="gathr"), ConfigError, "Did you mean 'gather'"),
     (lambda: apply_mome(tiny_base(), MoMEConfig(target_modules=("q_prj",))), ConfigError,
@@ -252,6 +265,26 @@ def test_not_a_linear_is_also_a_type_error_and_the_model_is_left_untouched() -> 
         apply_mome(base, MoMEConfig(target_modules=("q_proj", "embed_tokens")))
     assert all(p.requires_grad for p in base.parameters())
     assert type(base.model.layers[0].self_attn.q_proj) is torch.nn.Linear
+
+
+@pytest.mark.parametrize("dispatch", ["gather", "dense"])
+def test_trains_under_bf16_autocast_like_plain_fp32(dispatch: str) -> None:
+    from sqltune.tune.mome import MoMELinear
+
+    torch.manual_seed(0)
+    layer = MoMELinear(torch.nn.Linear(16, 12), MoMEConfig(n_experts=8, top_k=2, rank=2, dispatch=dispatch))
+    with torch.no_grad():
+        layer.mome_B.normal_()
+    x = torch.randn(3, 5, 16)
+    layer(x).sum().backward()
+    want = [p.grad.clone() for p in (layer.mome_A, layer.mome_B)]
+    layer.zero_grad()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        y = layer(x)
+    y.float().sum().backward()
+    for p, w in zip((layer.mome_A, layer.mome_B), want):
+        assert p.grad.dtype == torch.float32
+        assert float((p.grad - w).norm() / w.norm()) < 0.02  # bf16 rounding, not a wrong gradient
 
 
 @pytest.mark.parametrize("dispatch", ["gather", "dense"])

@@ -35,7 +35,7 @@ class MoMEConfig:
     with ``scaling = alpha / rank``; ``top_k * rank`` is the *active* rank per token.
     """
 
-    n_experts: int = field(default=64, metadata={"help": "Experts per targeted linear (E); hundreds to thousands on a GPU."})
+    n_experts: int = field(default=64, metadata={"help": "Experts per targeted linear (E); hundreds+ on a GPU."})
     top_k: int = field(default=2, metadata={"help": "Experts each token is routed to."})
     rank: int = field(default=4, metadata={"help": "Low rank r of each expert (A: r x in, B: out x r)."})
     alpha: float = field(default=8.0, metadata={"help": "Expert output is scaled by alpha / rank, as in LoRA."})
@@ -44,13 +44,13 @@ class MoMEConfig:
         default=LLAMA_TARGETS,
         metadata={"help": "Module names (exact dotted path or last components, e.g. 'q_proj' or 'mlp.up_proj')."})
     router_hidden: int = field(
-        default=0, metadata={"help": "0: linear router (hidden state -> E logits); >0: one SiLU hidden layer this wide."})
+        default=0, metadata={"help": "0: linear router (hidden state -> E logits); >0: a SiLU hidden layer this wide."})
     router_warmup_steps: int = field(
         default=50, metadata={"help": "Optimizer steps the router trains for before it is frozen (0: frozen at once)."})
     load_balance_coef: float = field(
         default=0.01, metadata={"help": "Weight of the Switch-style load-balancing loss E * sum_i f_i * P_i."})
     router_noise: float = field(
-        default=0.0, metadata={"help": "Std of Gaussian noise on the logits used to pick experts while the router trains."})
+        default=0.0, metadata={"help": "Std of Gaussian noise on the logits picking experts while the router trains."})
     dispatch: str = field(
         default="gather",
         metadata={"help": "'gather': index the top-k experts' weights (cost grows with tokens, not E); "

@@ -10,9 +10,10 @@ Two dispatches give the same numbers (see :func:`expert_mix`):
   batched einsum). Its cost grows with tokens x k x r x (in + out) and not with E, and
   :class:`GatheredMatmul` re-gathers in backward instead of keeping the gathered weights alive.
 * ``dense`` projects every token onto all E experts (one matmul), keeps the top-k, and scatters them
-  back for one matmul with B. Its cost grows with E; it is faster when E is small.
+  back for one matmul with B. Its cost grows with E; it can be the faster one when E is small.
 
-Neither has Python control flow that depends on the data, so both trace under ``torch.compile``.
+Neither has Python control flow that depends on the data, so both trace under ``torch.compile``; both
+run under ``torch.autocast`` (bf16) as well as in plain fp32 or bf16.
 
 >>> import torch
 >>> from sqltune.tune.mome.config import MoMEConfig
@@ -64,10 +65,10 @@ class GatheredMatmul(torch.autograd.Function):
         inp, bank, idx = ctx.saved_tensors
         _, inp_spec, bank_spec = _EINSUM[ctx.mode]
         g_inp = g_bank = None
-        if ctx.needs_input_grad[0]:
-            g_inp = torch.einsum(inp_spec, grad, _gather(bank, idx))
+        if ctx.needs_input_grad[0]:  # in the gradient's dtype: under autocast the forward ran in bf16
+            g_inp = torch.einsum(inp_spec, grad, _gather(bank, idx).to(grad.dtype)).to(inp.dtype)
         if ctx.needs_input_grad[1]:
-            per_slot = torch.einsum(bank_spec, grad, inp).reshape(-1, *bank.shape[1:])
+            per_slot = torch.einsum(bank_spec, grad, inp.to(grad.dtype)).reshape(-1, *bank.shape[1:])
             acc = torch.zeros(bank.shape, dtype=torch.float32, device=bank.device)
             g_bank = acc.index_add_(0, idx.reshape(-1), per_slot.float()).to(bank.dtype)
         return g_inp, g_bank, None, None
@@ -93,12 +94,12 @@ def expert_mix(x: torch.Tensor, a: torch.Tensor, b: torch.Tensor, idx: torch.Ten
     True
     """
     if dispatch == "gather":
-        h = GatheredMatmul.apply(x, a, idx, "fan_out") * gates.unsqueeze(-1)  # N x k x r
-        return GatheredMatmul.apply(h, b, idx, "fan_in")
+        h = GatheredMatmul.apply(x, a, idx, "fan_out")  # N x k x r
+        return GatheredMatmul.apply(h * gates.to(h.dtype).unsqueeze(-1), b, idx, "fan_in")
     n_experts, rank, _ = a.shape
     h_all = (x @ a.reshape(n_experts * rank, -1).t()).view(x.shape[0], n_experts, rank)
     sel = idx.unsqueeze(-1).expand(-1, -1, rank)
-    h = h_all.gather(1, sel) * gates.unsqueeze(-1)
+    h = h_all.gather(1, sel) * gates.to(h_all.dtype).unsqueeze(-1)
     routed = torch.zeros_like(h_all).scatter(1, sel, h)  # N x E x r, zero outside the top-k
     return torch.einsum("ner,eor->no", routed, b)
 

@@ -103,8 +103,12 @@ class MoMEModel(nn.Module):
 
     def step(self) -> None:
         """Call after each optimizer step: freezes the routers once ``router_warmup_steps`` are done."""
-        self.steps += 1
-        if self.steps >= self.mome_config.router_warmup_steps and not self.router_frozen:
+        self.after_step(self.steps + 1)
+
+    def after_step(self, step: int) -> None:
+        """The same, given the number of optimizer steps done so far (idempotent; call it again after a resume)."""
+        self.steps = step
+        if step >= self.mome_config.router_warmup_steps and not self.router_frozen:
             self.freeze_router()
 
     def freeze_router(self) -> None:
@@ -209,7 +213,8 @@ def load_mome(base_model: nn.Module, folder: str | os.PathLike[str]) -> MoMEMode
     if state.keys() != own.keys():
         model.unload()
         odd = sorted(state.keys() ^ own.keys())
-        raise TuneError(f"MoME adapter {folder} does not fit this model: {len(odd)} tensor names differ (e.g. {odd[0]}).")
+        raise TuneError(f"MoME adapter {folder} does not fit this model: {len(odd)} tensor names differ "
+                        f"(e.g. {odd[0]}).")
     with torch.no_grad():
         for key, value in own.items():
             if value.shape != state[key].shape:

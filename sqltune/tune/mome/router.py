@@ -72,7 +72,8 @@ class Router(nn.Module):
         top = probs.gather(-1, idx)
         gates = top / top.sum(dim=-1, keepdim=True)
         flat = idx.reshape(-1)
-        counts = torch.zeros(self.n_experts, device=x.device, dtype=torch.long).index_add(0, flat, torch.ones_like(flat))
+        counts = torch.zeros(self.n_experts, device=x.device, dtype=torch.long)
+        counts = counts.index_add(0, flat, torch.ones_like(flat))
         self.last_counts = counts
         self.usage.add_(counts)
         if not self.frozen:

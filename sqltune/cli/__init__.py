@@ -350,3 +350,7 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+# Commands that live in their own modules register themselves on the group when imported.
+from sqltune.cli import leakage, nightly, onboard, tune  # noqa: E402,F401

@@ -1,0 +1,3 @@
+"""`sqltune` commands: tune (registered on import by sqltune.cli)."""
+
+from __future__ import annotations
