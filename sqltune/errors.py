@@ -76,3 +76,7 @@ class SqlParseError(SqltuneError):
 
 class ModelError(SqltuneError):
     """A model could not be resolved, fetched, verified or loaded."""
+
+
+class MissingArtifactError(SqltuneError):
+    """A step's input was never produced (e.g. tuning before generation); the message says which command makes it."""

@@ -39,3 +39,8 @@ from sqltune.generate.run import Paraphraser, generate
 
 __all__ = ["STYLES", "Fact", "GenerateConfig", "GenerationError", "GenerationResult", "Pair", "Paraphraser",
            "ProgressEvent", "generate"]
+
+
+from sqltune.callable_module import make_callable as _make_callable  # noqa: E402
+
+_make_callable(__name__, "generate")  # sqltune.generate(...) calls generate() (see sqltune.callable_module)

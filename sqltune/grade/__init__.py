@@ -39,3 +39,8 @@ __all__ = [
     "GradeRun", "PredictionsError", "ResultsError", "SuiteOptions", "SuiteVerdict", "build_suite",
     "evaluate_predictions", "grade_suite", "load_predictions", "load_results", "suite_manifest", "write_reports",
 ]  # fmt: skip
+
+
+from sqltune.callable_module import make_callable as _make_callable  # noqa: E402
+
+_make_callable(__name__, "grade")  # sqltune.grade(...) calls grade() (see sqltune.callable_module)

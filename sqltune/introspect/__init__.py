@@ -183,3 +183,8 @@ def _dictionaries(src: Source, extra: str | Path | dict[str, t.Any] | None) -> l
 def _scratch_copy(src: Source) -> Path:
     digest = hashlib.sha256(src.display_url.encode()).hexdigest()[:12]
     return home.home() / "copies" / f"{digest}.duckdb"
+
+
+from sqltune.callable_module import make_callable as _make_callable  # noqa: E402
+
+_make_callable(__name__, "introspect")  # sqltune.introspect(...) calls introspect() (see sqltune.callable_module)

@@ -1,0 +1,256 @@
+"""``evaluate``: predict an evalset with a model (and adapter), grade it, write the reports.
+
+One call does what ``sqltune predict`` followed by ``sqltune grade`` do. Predictions are cached by
+a hash of everything that shapes them (model, adapter, evalset, subset, prompt and decoding
+options, the schema's fingerprint), so a re-run or a resumed main job skips what is done.
+
+>>> cfg = EvalConfig(subset=10, constrained=True)
+>>> cfg.key() == EvalConfig(subset=10, constrained=True).key() != EvalConfig(subset=10).key()
+True
+>>> EvalConfig.from_dict({"subsets": 3})
+Traceback (most recent call last):
+...
+sqltune.errors.ConfigError: Unknown evaluation option 'subsets'. Did you mean 'subset'?
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import time
+import typing as t
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqltune import atomic, home
+from sqltune.errors import ConfigError, did_you_mean
+
+if t.TYPE_CHECKING:
+    from sqltune.evalset import Evalset
+    from sqltune.grade.run import GradeRun
+    from sqltune.models.load import Model
+    from sqltune.schema import Schema
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    """What shapes the predictions and the grading.
+
+    Attributes:
+        subset: Cases per tier (:func:`sqltune.evalset.stratified_subset`); 0 for all.
+        schema_in_prompt: Put the schema rendering in the prompt (off for tuned models: schema in the weights).
+        constrained: Schema-constrained decoding.
+        shots: Retrieval few-shot examples from the project's generated pairs (0: none).
+        candidates: Candidates per question (beam); the first that parses, resolves and runs wins.
+        max_new_tokens: Decoding budget per query.
+        batch_size: Questions decoded together.
+        suite: Also test-suite accuracy on ``k`` perturbed copies.
+    """
+
+    subset: int = 0
+    schema_in_prompt: bool = True
+    constrained: bool = False
+    shots: int = 0
+    candidates: int = 1
+    max_new_tokens: int = 160
+    batch_size: int = 4
+    suite: bool = True
+    k: int = 5
+
+    @classmethod
+    def from_dict(cls, d: t.Mapping[str, t.Any]) -> EvalConfig:
+        names = [f.name for f in dataclasses.fields(cls)]
+        for key in d:
+            if key not in names:
+                raise ConfigError(f"Unknown evaluation option {key!r}. {did_you_mean(key, names)}".strip())
+        return cls(**d)
+
+    def to_dict(self) -> dict[str, t.Any]:
+        return dataclasses.asdict(self)
+
+    def key(self) -> str:
+        return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()[:12]
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """A graded run: the grader's :class:`~sqltune.grade.run.GradeRun` plus where everything went."""
+
+    run: GradeRun
+    label: str
+    predictions: Path
+    reports: dict[str, Path]
+    config: EvalConfig
+    predict_s: float
+    cached: bool
+    extra: dict[str, t.Any] = field(default_factory=dict)
+
+    def metric(self, tier: str, key: str = "ex_strict") -> float | None:
+        stats = self.run.aggregates.get(tier)
+        m = stats.metrics.get(key) if stats else None
+        return m.value if m is not None else None
+
+
+def evaluate(target: str, evalset: str | Evalset, model: str | Model | None = None, *, adapter: str | None = None,
+             config: EvalConfig = EvalConfig(), out: str | os.PathLike[str] | None = None, label: str | None = None,
+             progress: t.Callable[[str, int, int], None] | None = None) -> Evaluation:
+    """Predict every case of ``evalset`` for project ``target`` (or ``sample:NAME``) and grade it.
+
+    Args:
+        target: A project name (``SQLTUNE_HOME/projects/NAME``) or ``sample:cpg``.
+        evalset: An evalset name or path (looked up in the project first), or a loaded one.
+        model: A :class:`~sqltune.models.load.Model`, a registry alias, folder or hub id (default: the embedded default).
+        adapter: A tuned adapter folder to attach (ignored when ``model`` is already loaded).
+        out: Folder for ``predictions.jsonl`` and the reports (default: ``<project>/runs/eval-<label>-<key>``).
+        progress: ``progress(stage, done, total)`` with stage ``predict`` or ``grade``.
+
+    Returns:
+        An :class:`Evaluation`; ``.run.aggregates[tier].metrics["ex_strict"].value`` is execution accuracy.
+    """
+    from sqltune.evalset import Evalset, load_evalset, stratified_subset
+    from sqltune.grade import evaluate_predictions, write_reports
+    from sqltune.models import DEFAULT_MODEL
+
+    schema, db, project_dir = _target(target)
+    ev = evalset if isinstance(evalset, Evalset) else load_evalset(evalset, project_dir=project_dir)
+    if config.subset:
+        ev = stratified_subset(ev, config.subset)
+    model_name = model if isinstance(model, str) else (model.name if model is not None else DEFAULT_MODEL)
+    model_adapter = adapter if (model is None or isinstance(model, str)) else model.adapter
+    key = hashlib.sha256(json.dumps({
+        "model": model_name, "adapter": str(model_adapter or ""), "evalset": ev.name, "version": ev.version,
+        "cases": [c.id for c in ev.cases], "config": config.to_dict(), "schema": schema.fingerprint(),
+    }, sort_keys=True).encode()).hexdigest()[:12]
+    label = label or _label(model_name, model_adapter, config)
+    folder = Path(out) if out else (project_dir or home.home() / "runs") / "runs" / f"eval-{label}-{key}"
+    preds = folder / "predictions.jsonl"
+    cached = _complete(preds, [c.id for c in ev.cases])
+    predict_s = 0.0
+    if not cached:
+        t0 = time.perf_counter()
+        _predict(schema, ev, model if model is not None else DEFAULT_MODEL, model_adapter, config, preds, project_dir,
+                 progress)
+        predict_s = time.perf_counter() - t0
+        atomic.write_json(folder / "predict.json", {"seconds": round(predict_s, 2), "cases": len(ev.cases)})
+    elif (folder / "predict.json").is_file():
+        predict_s = float(json.loads((folder / "predict.json").read_text())["seconds"])
+
+    def graded(*_: t.Any) -> None:
+        graded.n += 1  # type: ignore[attr-defined]
+        if progress:
+            progress("grade", graded.n, len(ev.cases))  # type: ignore[attr-defined]
+
+    graded.n = 0  # type: ignore[attr-defined]
+    run = evaluate_predictions(ev, preds, db, schema=schema, suite=config.suite, k=config.k, progress=graded)
+    reports = write_reports(run, folder)
+    return Evaluation(run=run, label=label, predictions=preds, reports=reports, config=config,
+                      predict_s=predict_s, cached=cached)
+
+
+def tier_table(evaluations: t.Sequence[Evaluation], metrics: t.Sequence[str] = ("ex_strict", "ts")) -> str:
+    """A Markdown table: one row per evaluation, one column per tier and metric (plus invented identifiers).
+
+    >>> tier_table([])
+    '(no evaluations)'
+    """
+    if not evaluations:
+        return "(no evaluations)"
+    tiers = [tt for tt in ("easy", "medium", "hard", "overall")
+             if any(tt in e.run.aggregates and e.run.aggregates[tt].metrics["ex_strict"].n for e in evaluations)]
+    metrics = [m for m in metrics if any(e.metric("overall", m) is not None for e in evaluations)]
+    head = ["run"] + [f"{m} {tt}" for m in metrics for tt in tiers] + ["invented", "s/question"]
+    rows = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for e in evaluations:
+        cells = [e.label]
+        for m in metrics:
+            for tt in tiers:
+                v = e.metric(tt, m)
+                cells.append("-" if v is None else f"{v:.0%}")
+        inv = e.metric("overall", "invented_identifier_rate")
+        cells.append("-" if inv is None else f"{inv:.0%}")
+        n = len(e.run.items) or 1
+        cells.append(f"{e.predict_s / n:.1f}" if e.predict_s else "-")
+        rows.append("| " + " | ".join(cells) + " |")
+    return "\n".join(rows)
+
+
+def _target(target: str) -> tuple[Schema, Path, Path | None]:
+    from sqltune.targets import resolve_target
+
+    if target.startswith("sample:"):
+        db, schema = resolve_target(sample=target.split(":", 1)[1])
+        project_dir = None
+    else:
+        db, schema = resolve_target(project=target)
+        project_dir = home.project_dir(target)
+    if not schema.execution_db:
+        schema = dataclasses.replace(schema, execution_db=str(db))
+    return schema, Path(db), project_dir
+
+
+def _predict(schema: Schema, ev: Evalset, model: t.Any, adapter: str | None, config: EvalConfig, out: Path,
+             project_dir: Path | None, progress: t.Callable[[str, int, int], None] | None) -> None:
+    from sqltune.infer import DecodeConfig, Text2SQL
+    from sqltune.infer.predict import predict_evalset
+    from sqltune.prompt import PromptConfig
+
+    examples: list[tuple[str, str]] = []
+    if config.shots:
+        examples = _examples(project_dir, schema.name)
+    decode = DecodeConfig(num_candidates=config.candidates, num_beams=config.candidates,
+                          max_new_tokens=config.max_new_tokens, batch_size=config.batch_size)
+    bot = Text2SQL(schema, model, adapter=adapter, constrained=config.constrained, decode=decode,
+                   prompt=PromptConfig(mode="schema" if config.schema_in_prompt else "none"),
+                   examples=examples, shots=config.shots)
+    done = [0]
+
+    def tick(n: int) -> None:
+        done[0] += n
+        if progress:
+            progress("predict", done[0], len(ev.cases))
+
+    try:
+        predict_evalset(bot, ev, out, progress=tick)
+    finally:
+        bot.close()
+
+
+def _examples(project_dir: Path | None, name: str) -> list[tuple[str, str]]:
+    """Training pairs for retrieval few-shot: the project's generated ``train`` split."""
+    from sqltune.errors import MissingArtifactError
+    from sqltune.generate.files import load_pairs
+
+    if project_dir is None or not (project_dir / "pairs" / "pairs.jsonl").is_file():
+        raise MissingArtifactError(f"Few-shot needs generated pairs: run `sqltune generate {name}` first.")
+    _, pairs = load_pairs(project_dir / "pairs")
+    return [(p.question, p.sql) for p in pairs if p.split == "train"]
+
+
+def _complete(path: Path, ids: t.Sequence[str]) -> bool:
+    if not path.is_file():
+        return False
+    try:
+        seen = {json.loads(line)["id"] for line in path.read_text(encoding="utf-8").splitlines() if line.strip()}
+    except (json.JSONDecodeError, KeyError):
+        return False
+    return set(ids) <= seen
+
+
+def _label(model: str, adapter: str | None, config: EvalConfig) -> str:
+    parts = [Path(model).name if os.sep in model else model]
+    if adapter:
+        parts.append("tuned")
+    if not config.schema_in_prompt:
+        parts.append("noschema")
+    if config.constrained:
+        parts.append("constrained")
+    if config.shots:
+        parts.append(f"{config.shots}shot")
+    return "-".join(parts)
+
+
+from sqltune.callable_module import make_callable as _make_callable  # noqa: E402
+
+_make_callable(__name__, "evaluate")  # sqltune.evaluate(...) calls evaluate() (see sqltune.callable_module)
