@@ -41,7 +41,7 @@ if t.TYPE_CHECKING:
     from sqltune.tune import memory_tune
 
 #: Verbs whose module has the same name: the module itself is callable (see :mod:`sqltune.callable_module`).
-_CALLABLE_MODULES = ("introspect", "generate", "onboard", "evaluate", "grade")
+_CALLABLE_MODULES = ("introspect", "generate", "onboard", "evaluate", "grade", "leakage")
 
 _EXPORTS: dict[str, str] = {
     "load_model": "sqltune.models",

@@ -12,6 +12,7 @@ An evalset is a YAML header plus a JSONL file of cases, either side by side (``<
     reference_date: 2025-06-30    # optional: the "today" relative questions are about
     policy: {rel_tol: 1.0e-6}     # optional: sqltune.grade.ComparisonPolicy fields
     description: Core questions.  # optional
+    provenance: {tool: sqltune onboard}  # optional mapping: how a drafted evalset was made
 
 One case per line (blank lines are skipped)::
 
@@ -19,7 +20,9 @@ One case per line (blank lines are skipped)::
      "difficulty": "easy", "tags": ["count"], "notes": "", "reviewed": true}
 
 ``gold_sql`` is a string or a list of acceptable alternatives; ``difficulty`` (``easy``, ``medium``,
-``hard``), ``tags``, ``notes`` and ``reviewed`` (default ``true``) are optional. Loading collects
+``hard``), ``tags``, ``notes`` and ``reviewed`` (default ``true``) are optional. A case with
+``reviewed: false`` (a drafted one, see :mod:`sqltune.onboard`) is not graded: grading reports it
+as skipped until an expert accepts it (``sqltune evalset review``). Loading collects
 every problem (bad JSON, missing or mistyped keys, unknown keys with a did-you-mean, duplicate ids)
 with its file and line, and raises one :class:`EvalsetError` listing them all.
 :func:`validate_evalset` then runs every gold through the sandbox.
@@ -63,7 +66,7 @@ if t.TYPE_CHECKING:
 __all__ = ["EvalCase", "Evalset", "EvalsetError", "Problem", "ValidationReport", "load_evalset", "validate_evalset"]
 
 HEADER_KEYS: t.Final = ("name", "sample", "project", "sample_version", "dialect", "version", "reference_date",
-                        "policy", "description")  # fmt: skip
+                        "policy", "description", "provenance")  # fmt: skip
 CASE_KEYS: t.Final = ("id", "question", "gold_sql", "difficulty", "tags", "notes", "reviewed")
 _REQUIRED_CASE_KEYS: t.Final = ("id", "question", "gold_sql")
 
@@ -105,6 +108,7 @@ class Evalset:
     reference_date: str | None = None
     description: str = ""
     path: Path | None = dataclasses.field(default=None, compare=False)
+    provenance: t.Mapping[str, t.Any] = dataclasses.field(default_factory=dict, compare=False)
 
     def __len__(self) -> int:
         return len(self.cases)
@@ -118,6 +122,17 @@ class Evalset:
             if c.id == case_id:
                 return c
         raise NotFoundError(f"case of evalset {self.name!r}", case_id, [c.id for c in self.cases])
+
+    @property
+    def unreviewed(self) -> tuple[str, ...]:
+        """Ids of the cases marked ``reviewed: false`` (graders skip them)."""
+        return tuple(c.id for c in self.cases if not c.reviewed)
+
+    def reviewed_only(self) -> Evalset:
+        """This evalset without its unreviewed cases (itself when every case is reviewed)."""
+        if not self.unreviewed:
+            return self
+        return dataclasses.replace(self, cases=tuple(c for c in self.cases if c.reviewed))
 
 
 # ------------------------------------------------------------------------------------- loading
@@ -216,6 +231,11 @@ def _read_header(path: Path, problems: list[str]) -> dict[str, t.Any]:
             out["reference_date"] = (ref if isinstance(ref, dt.date) else dt.date.fromisoformat(str(ref))).isoformat()
         except ValueError:
             problems.append(f"{where}: 'reference_date' must be YYYY-MM-DD, got {ref!r}")
+    if data.get("provenance") is not None:
+        if not isinstance(data["provenance"], dict):
+            problems.append(f"{where}: 'provenance' must be a mapping, got {type(data['provenance']).__name__}")
+        else:
+            out["provenance"] = data["provenance"]
     try:
         out["policy"] = ComparisonPolicy.from_dict(data.get("policy"))
     except ConfigError as e:

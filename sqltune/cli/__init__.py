@@ -268,6 +268,8 @@ def grade_cmd(name: str | None, evalset_ref: str, predictions: str, subset: int,
     paths = write_reports(run, folder)
     for line in _headline(run):
         click.echo(line)
+    if run.skipped:
+        click.echo(f"skipped {len(run.skipped)} unreviewed cases (sqltune evalset review to count them)")
     click.echo(f"reports: {paths['md']}  {paths['html']}  {paths['json']}")
 
 
@@ -353,4 +355,4 @@ if __name__ == "__main__":
 
 
 # Commands that live in their own modules register themselves on the group when imported.
-from sqltune.cli import leakage, nightly, onboard, tune  # noqa: E402,F401
+from sqltune.cli import leakage, nightly, onboard, pipeline, tune  # noqa: E402,F401

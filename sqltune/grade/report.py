@@ -94,7 +94,7 @@ def to_results(run: GradeRun) -> rs.Results:
         aggregates={tier: rs.TierAggregate(n=s.n, metrics={k: m.to_dict() for k, m in s.metrics.items()},
                                            taxonomy=dict(s.taxonomy), ts_only=s.ts_only)
                     for tier, s in run.aggregates.items()},
-        missing=list(run.missing), problems=list(run.problems),
+        missing=list(run.missing), skipped=list(run.skipped), problems=list(run.problems),
         timing=rs.Timing(wall_s=round(run.wall_s, 3), suite_build_s=round(run.suite_build_s, 3),
                          items_per_s=round(n_items / run.wall_s, 3) if run.wall_s > 0 else 0.0),
         items=[_item(i) for i in run.items],
@@ -239,6 +239,9 @@ def render_markdown(results: rs.Results) -> str:
     if results["missing"]:
         lines += ["", f"## Missing predictions ({len(results['missing'])}, graded EMPTY)", "",
                   ", ".join(f"`{m}`" for m in results["missing"])]  # fmt: skip
+    if results.get("skipped"):
+        lines += ["", f"## Skipped: not reviewed ({len(results['skipped'])}, in no count)", "",
+                  ", ".join(f"`{m}`" for m in results["skipped"])]  # fmt: skip
     if results["problems"]:
         lines += ["", "## Problems reading the predictions", ""] + [f"- {p}" for p in results["problems"]]
     failures = failed_items(results)

@@ -88,6 +88,9 @@ def render_html(results: rs.Results) -> str:
     if results["missing"]:
         out.append(f"<h2>Missing predictions ({len(results['missing'])}, graded EMPTY)</h2><p>"
                    + ", ".join(f"<code>{_e(m)}</code>" for m in results["missing"]) + "</p>")  # fmt: skip
+    if results.get("skipped"):
+        out.append(f"<h2>Skipped: not reviewed ({len(results['skipped'])}, in no count)</h2><p>"
+                   + ", ".join(f"<code>{_e(m)}</code>" for m in results["skipped"]) + "</p>")  # fmt: skip
     if results["problems"]:
         out.append("<h2>Problems reading the predictions</h2><ul>"
                    + "".join(f"<li>{_e(p)}</li>" for p in results["problems"]) + "</ul>")  # fmt: skip

@@ -34,6 +34,7 @@ Top level (:class:`Results`):
   label ``STATUS`` or ``STATUS:SUBTYPE``, e.g. ``EXEC_ERROR:UNKNOWN_COLUMN``; correct items are
   not counted) and ``ts_only`` (items correct on the original database but wrong on a copy).
 * ``missing`` (list[str]): ids of cases without a prediction (graded ``EMPTY``).
+* ``skipped`` (list[str]): ids of unreviewed cases (``reviewed: false``), not graded and in no count.
 * ``problems`` (list[str]): problems found reading the predictions that did not stop grading.
 * ``timing`` (:class:`Timing`): ``wall_s`` of grading (suite build included), ``suite_build_s``,
   ``items_per_s``.
@@ -82,7 +83,7 @@ import types
 import typing as t
 from pathlib import Path
 
-SCHEMA_VERSION: t.Final = "1"
+SCHEMA_VERSION: t.Final = "2"
 KIND: t.Final = "sqltune.grade.results"
 TIERS: t.Final = ("overall", "easy", "medium", "hard")
 
@@ -227,6 +228,7 @@ class Results(t.TypedDict):
     higher_is_better: dict[str, bool]
     aggregates: dict[str, TierAggregate]
     missing: list[str]
+    skipped: list[str]
     problems: list[str]
     timing: Timing
     items: list[ItemResult]

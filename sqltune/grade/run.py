@@ -13,6 +13,10 @@ and literals (:func:`~sqltune.grade.invented_identifiers`) and the gold's measur
 Aggregates per tier (``easy``/``medium``/``hard``: the declared difficulty, else the measured one)
 and overall carry ``n``, a 95 % Wilson interval and the direction of the metric.
 
+Cases marked ``reviewed: false`` (drafted, not yet accepted by an expert) are not graded and not
+counted: their ids are in :attr:`GradeRun.skipped` and one line of :attr:`GradeRun.problems` says
+so (pass ``include_unreviewed=True`` to grade them anyway).
+
 >>> import duckdb, os, tempfile
 >>> from sqltune.evalset import EvalCase, Evalset
 >>> from sqltune.grade.policy import ComparisonPolicy
@@ -26,6 +30,12 @@ and overall carry ``n``, a 95 % Wilson interval and the direction of the metric.
 (0.5, ('q2',))
 >>> run.items[0].extra
 {'model': 'm'}
+>>> draft = Evalset("demo", "1", cases + (EvalCase("q3", "Groups?", ("SELECT DISTINCT g FROM t",), reviewed=False),),
+...                 ComparisonPolicy(), sample="demo")
+>>> preds = [{"id": "q1", "sql": "SELECT 30"}, {"id": "q3", "sql": "SELECT 1"}]
+>>> run = evaluate_predictions(draft, preds, db, suite=False)
+>>> run.aggregates["overall"].n, run.skipped
+(2, ('q3',))
 """
 
 from __future__ import annotations
@@ -171,6 +181,7 @@ class GradeRun:
     versions: t.Mapping[str, str]
     wall_s: float
     suite_build_s: float
+    skipped: tuple[str, ...] = ()
 
     @property
     def headline(self) -> Metric:
@@ -302,6 +313,7 @@ def evaluate_predictions(
     timeout_s: float = 5.0,
     row_cap: int = 10_000,
     suite_options: SuiteOptions | None = None,
+    include_unreviewed: bool = False,
 ) -> GradeRun:
     """Grade ``predictions`` for every case of ``evalset`` against the DuckDB file ``db``.
 
@@ -317,6 +329,8 @@ def evaluate_predictions(
         progress: Called as ``progress(done, total)`` after each case.
         timeout_s, row_cap: Limits for each prediction.
         suite_options: How copies are perturbed (:class:`~sqltune.grade.suite.SuiteOptions`).
+        include_unreviewed: Also grade cases marked ``reviewed: false`` (by default they are
+            skipped: listed in ``skipped``, in neither ``items`` nor any count).
 
     Raises:
         PredictionsError: Malformed predictions or ids the evalset lacks (all named).
@@ -324,6 +338,10 @@ def evaluate_predictions(
     """
     started = time.perf_counter()
     by_id, problems = _normalise(predictions, evalset)
+    graded = evalset if include_unreviewed else evalset.reviewed_only()
+    skipped = () if include_unreviewed else evalset.unreviewed
+    if skipped:
+        problems.append(f"{len(skipped)} unreviewed cases skipped, not counted until reviewed: " + ", ".join(skipped))
     db_path = str(Path(db).expanduser().resolve())
     if schema is None:
         from sqltune.introspect import introspect
@@ -336,11 +354,11 @@ def evaluate_predictions(
     build_s = 0.0
     if suite:
         t0 = time.perf_counter()
-        suite_dbs = build_suite(db_path, schema, k=k, seed=seed, golds=evalset.cases, options=suite_options)
+        suite_dbs = build_suite(db_path, schema, k=k, seed=seed, golds=graded.cases, options=suite_options)
         build_s = time.perf_counter() - t0
         manifest = suite_manifest(suite_dbs)
     cache: dict[t.Any, t.Any] = {}
-    total = len(evalset.cases)
+    total = len(graded.cases)
     done = 0
     lock = threading.Lock()
 
@@ -358,21 +376,21 @@ def evaluate_predictions(
                     progress(done, total)
 
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        outcomes = list(pool.map(one, evalset.cases))
+        outcomes = list(pool.map(one, graded.cases))
     broken = [o for o in outcomes if isinstance(o, GoldError)]
     if broken:
         raise GoldError(_listing(f"Evalset {evalset.name!r}", [str(e) for e in broken]))
     items = tuple(t.cast(ItemResult, o) for o in outcomes)
-    missing = tuple(c.id for c in evalset.cases if c.id not in by_id)
+    missing = tuple(c.id for c in graded.cases if c.id not in by_id)
     return GradeRun(
         evalset=evalset, db=db_path, schema_fingerprint=schema.fingerprint(), domain_hash=schema.domain_hash(),
         schema_sample_version=schema.sample_version, policy=policy,
         config={"suite": suite, "k": k, "seed": seed, "workers": workers, "timeout_s": timeout_s,
                 "row_cap": row_cap},
         items=items, aggregates=aggregate(items, suite=suite), missing=missing, problems=tuple(problems),
-        suite=_suite_summary(manifest, suite_dbs, evalset) if manifest is not None else None,
+        suite=_suite_summary(manifest, suite_dbs, graded) if manifest is not None else None,
         date=result_schema.now(), git_hash=result_schema.git_hash(), versions=dict(result_schema.versions()),
-        wall_s=time.perf_counter() - started, suite_build_s=build_s,
+        wall_s=time.perf_counter() - started, suite_build_s=build_s, skipped=skipped,
     )  # fmt: skip
 
 
