@@ -80,3 +80,23 @@ class ModelError(SqltuneError):
 
 class MissingArtifactError(SqltuneError):
     """A step's input was never produced (e.g. tuning before generation); the message says which command makes it."""
+
+
+def check_keys(cls: type, data: t.Mapping[str, t.Any], what: str) -> None:
+    """Raise :class:`ConfigError` for a key of ``data`` that is not a field of dataclass ``cls``.
+
+    >>> import dataclasses
+    >>> @dataclasses.dataclass
+    ... class Opts:
+    ...     subset: int = 0
+    >>> check_keys(Opts, {"subsets": 1}, "evaluation option")
+    Traceback (most recent call last):
+    ...
+    sqltune.errors.ConfigError: Unknown evaluation option 'subsets'. Did you mean 'subset'?
+    """
+    import dataclasses
+
+    names = [f.name for f in dataclasses.fields(cls)]
+    for key in data:
+        if key not in names:
+            raise ConfigError(f"Unknown {what} {key!r}. {did_you_mean(key, names)}".strip())

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqltune import atomic, home
-from sqltune.errors import ConfigError, did_you_mean
+from sqltune.errors import check_keys
 
 if t.TYPE_CHECKING:
     from sqltune.evalset import Evalset
@@ -61,10 +61,7 @@ class EvalConfig:
 
     @classmethod
     def from_dict(cls, d: t.Mapping[str, t.Any]) -> EvalConfig:
-        names = [f.name for f in dataclasses.fields(cls)]
-        for key in d:
-            if key not in names:
-                raise ConfigError(f"Unknown evaluation option {key!r}. {did_you_mean(key, names)}".strip())
+        check_keys(cls, d, "evaluation option")
         return cls(**d)
 
     def to_dict(self) -> dict[str, t.Any]:

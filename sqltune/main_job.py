@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqltune import atomic, home
-from sqltune.errors import ConfigError, did_you_mean
+from sqltune.errors import check_keys
 
 if t.TYPE_CHECKING:
     from sqltune.evaluate import Evaluation
@@ -70,10 +70,7 @@ class JobConfig:
 
     @classmethod
     def from_dict(cls, d: t.Mapping[str, t.Any]) -> JobConfig:
-        names = [f.name for f in dataclasses.fields(cls)]
-        for key in d:
-            if key not in names:
-                raise ConfigError(f"Unknown main-job option {key!r}. {did_you_mean(key, names)}".strip())
+        check_keys(cls, d, "main-job option")
         return cls(**d)
 
     def resolved(self) -> JobConfig:

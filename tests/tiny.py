@@ -23,15 +23,18 @@ def tiny_tokenizer(folder: Path):  # type: ignore[no-untyped-def]
     return fast
 
 
-def tiny_llama(folder: Path, seed: int = 0) -> Path:
-    """A 2-layer Llama with a word-level tokenizer, saved as a normal model folder."""
+def tiny_llama(folder: Path, seed: int = 0, max_positions: int = 128) -> Path:
+    """A 2-layer Llama with a word-level tokenizer, saved as a normal model folder.
+
+    ``max_positions`` must cover the longest prompt it will see (schema prompts run to thousands).
+    """
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
 
     torch.manual_seed(seed)
     tok = tiny_tokenizer(folder)
     cfg = LlamaConfig(vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                      num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=128,
+                      num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=max_positions,
                       pad_token_id=0, bos_token_id=2, eos_token_id=3)
     LlamaForCausalLM(cfg).save_pretrained(folder)
     return folder

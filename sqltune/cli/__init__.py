@@ -24,6 +24,17 @@ class _Group(click.Group):
             sys.exit(1)
 
 
+def source_options(f: t.Callable[..., t.Any]) -> t.Callable[..., t.Any]:
+    """The options that say how to read a source database (``introspect``, ``onboard``)."""
+    f = click.option("--max-copy-rows", default=1_000_000, show_default=True,
+                     help="Non-DuckDB sources: tables above this are copied as a seeded sample.")(f)
+    f = click.option("--schema", "include_schemas", multiple=True, help="Only these database schemas. Repeatable.")(f)
+    f = click.option("--dictionary", type=click.Path(dir_okay=False),
+                     help="Data dictionary YAML laid over the comments.")(f)
+    return click.option("--mask", "masks", multiple=True, help="Keep this column's values out of the snapshot: "
+                        "schema.table.column, wildcards allowed. Repeatable.")(f)
+
+
 @click.group(cls=_Group)
 @click.version_option(package_name="sqltune")
 def cli() -> None:
@@ -54,12 +65,7 @@ def build_samples(names: tuple[str, ...], force: bool) -> None:
 @cli.command("introspect")
 @click.argument("source")
 @click.option("--name", required=True, help="Project name to write (SQLTUNE_HOME/projects/NAME).")
-@click.option("--mask", "masks", multiple=True, help="Keep this column's values out of the snapshot: "
-              "schema.table.column, wildcards allowed. Repeatable.")
-@click.option("--dictionary", type=click.Path(dir_okay=False), help="Data dictionary YAML laid over the comments.")
-@click.option("--schema", "include_schemas", multiple=True, help="Only these database schemas. Repeatable.")
-@click.option("--max-copy-rows", default=1_000_000, show_default=True,
-              help="Non-DuckDB sources: tables above this are copied as a seeded sample.")
+@source_options
 @click.option("--out", type=click.Path(file_okay=False), help="Write to this folder instead of the project folder.")
 def introspect_cmd(source: str, name: str, masks: tuple[str, ...], dictionary: str | None,
                    include_schemas: tuple[str, ...], max_copy_rows: int, out: str | None) -> None:

@@ -8,7 +8,7 @@ import typing as t
 
 import click
 
-from sqltune.cli import _progress, cli, evalset_group
+from sqltune.cli import _progress, cli, evalset_group, source_options
 
 
 @cli.command("onboard")
@@ -20,12 +20,7 @@ from sqltune.cli import _progress, cli, evalset_group
               help="Evalset cases to draft per difficulty tier (easy, medium, hard).")
 @click.option("--config", "config_json", default=None,
               help="GenerateConfig fields as JSON, e.g. '{\"coverage_k\": 5}'.")
-@click.option("--mask", "masks", multiple=True, help="Keep this column's values out of the snapshot: "
-              "schema.table.column, wildcards allowed. Repeatable.")
-@click.option("--dictionary", type=click.Path(dir_okay=False), help="Data dictionary YAML laid over the comments.")
-@click.option("--schema", "include_schemas", multiple=True, help="Only these database schemas. Repeatable.")
-@click.option("--max-copy-rows", default=1_000_000, show_default=True,
-              help="Non-DuckDB sources: tables above this are copied as a seeded sample.")
+@source_options
 def onboard_cmd(source: str, name: str, n: int, seed: int, draft_per_tier: int, config_json: str | None,
                 masks: tuple[str, ...], dictionary: str | None, include_schemas: tuple[str, ...],
                 max_copy_rows: int) -> None:

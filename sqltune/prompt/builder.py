@@ -25,7 +25,7 @@ import functools
 import typing as t
 from dataclasses import dataclass
 
-from sqltune.errors import ConfigError, did_you_mean
+from sqltune.errors import ConfigError, check_keys, did_you_mean
 from sqltune.prompt.link import link
 from sqltune.prompt.render import render_table_text
 from sqltune.schema import Schema
@@ -48,10 +48,7 @@ class PromptConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, t.Any]) -> PromptConfig:
-        names = [f.name for f in dataclasses.fields(cls)]
-        for key in data:
-            if key not in names:
-                raise ConfigError(f"Unknown prompt option {key!r}. {did_you_mean(key, names)}".strip())
+        check_keys(cls, data, "prompt option")
         return cls(**data)
 
 
