@@ -117,7 +117,7 @@ def evaluate(target: str, evalset: str | Evalset, model: str | Model | None = No
     model_name = model if isinstance(model, str) else (model.name if model is not None else DEFAULT_MODEL)
     model_adapter = adapter if (model is None or isinstance(model, str)) else model.adapter
     key = hashlib.sha256(json.dumps({
-        "model": model_name, "adapter": str(model_adapter or ""), "evalset": ev.name, "version": ev.version,
+        "model": model_name, "adapter": str(model_adapter or ""), "adapter_state": _state(model_adapter), "evalset": ev.name, "version": ev.version,
         "cases": [c.id for c in ev.cases], "config": config.to_dict(), "schema": schema.fingerprint(),
     }, sort_keys=True).encode()).hexdigest()[:12]
     label = label or _label(model_name, model_adapter, config)
@@ -223,6 +223,14 @@ def _examples(project_dir: Path | None, name: str) -> list[tuple[str, str]]:
         raise MissingArtifactError(f"Few-shot needs generated pairs: run `sqltune generate {name}` first.")
     _, pairs = load_pairs(project_dir / "pairs")
     return [(p.question, p.sql) for p in pairs if p.split == "train"]
+
+
+def _state(adapter: str | os.PathLike[str] | None) -> list[t.Any]:
+    """What identifies an adapter folder's weights: its files' names, sizes and modification times."""
+    if not adapter or not Path(adapter).is_dir():
+        return []
+    return sorted((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in Path(adapter).iterdir() if p.is_file()
+                  and p.suffix in (".safetensors", ".json", ".bin"))
 
 
 def _complete(path: Path, ids: t.Sequence[str]) -> bool:

@@ -95,3 +95,17 @@ def test_api_surface_is_lazy_and_the_verbs_are_callable_modules() -> None:
         assert name in sqltune.__all__ and getattr(sqltune, name) is not None
     with pytest.raises(AttributeError):
         sqltune.nope  # noqa: B018
+
+
+def test_retrained_adapter_invalidates_cached_predictions(shop: str, tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[int] = []
+    monkeypatch.setattr("sqltune.evaluate._predict", _fake_predict({}, calls))
+    adapter = tmp_path / "adapter"
+    adapter.mkdir()
+    (adapter / "adapter_model.safetensors").write_bytes(b"v1")
+    cfg = EvalConfig(suite=False)
+    assert not evaluate(shop, "ev", "m", adapter=str(adapter), config=cfg).cached
+    assert evaluate(shop, "ev", "m", adapter=str(adapter), config=cfg).cached
+    (adapter / "adapter_model.safetensors").write_bytes(b"v2 retrained")
+    assert not evaluate(shop, "ev", "m", adapter=str(adapter), config=cfg).cached and calls == [2, 2]
