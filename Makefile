@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.sqltune-installed
 
-.PHONY: install main test test-fast bench clean-venv
+.PHONY: install main main-smoke test test-fast bench clean-venv
 
 install: $(STAMP)
 
@@ -18,10 +18,10 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 main: install
-	$(BIN)/sqltune build-samples
-	$(BIN)/sqltune introspect sample:cpg --name cpg
-	$(BIN)/sqltune introspect sample:biotech --name biotech
-	$(BIN)/sqltune schemas
+	$(BIN)/sqltune pipeline cpg --out main-job.json
+
+main-smoke: install
+	$(BIN)/sqltune pipeline cpg --model smollm2-135m --smoke
 
 test: install
 	$(BIN)/python -m pytest -m 'slow or not slow' -q
@@ -31,6 +31,7 @@ test-fast: install
 
 bench: install
 	$(BIN)/python benchmarks/introspect_bench.py
+	$(BIN)/python benchmarks/accuracy_bench.py
 
 clean-venv:
 	rm -rf $(VENV)

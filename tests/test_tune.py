@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import string
+import typing as t
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,17 @@ from sqltune.tune.config import TuneConfig
 from sqltune.tune.data import Item, encode, identifier_strings
 from sqltune.tune.train import memory_tune
 from tests.tiny import tiny_llama
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():  # type: ignore[no-untyped-def]
+    """Tiny models: one thread (a second one only adds synchronisation, badly so on a loaded machine)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 def _schema() -> Schema:
@@ -97,8 +109,8 @@ def test_identifier_tokens_get_the_configured_weight(tmp_path: Path) -> None:
     assert text.startswith("SELECT") and all(lab == -100 for lab in enc.labels[: len(enc.labels) - len(target)])
 
 
-@pytest.mark.parametrize("adapter", ["lora"])
-def test_memorises_random_identifiers_and_stops(tmp_path: Path, adapter: str) -> None:
+@pytest.mark.parametrize("adapter, eval_items", [("lora", 64), ("lora", 0), ("mome", 0)])
+def test_memorises_random_identifiers_and_stops(tmp_path: Path, adapter: str, eval_items: int) -> None:
     from sqltune.prompt import PromptBuilder, PromptConfig
     from sqltune.tune.recall import exact_recall
 
@@ -108,11 +120,14 @@ def test_memorises_random_identifiers_and_stops(tmp_path: Path, adapter: str) ->
     builder = PromptBuilder(schema, tok, PromptConfig(mode="none"))
     before, _ = exact_recall(model, tok, builder, facts)
     cfg = TuneConfig(adapter=adapter, lora_r=16, lora_alpha=32, lr=3e-3, max_steps=300, batch_tokens=4096,
-                     eval_every=10, stop_identifier_loss=0.02, prompt_mode="none", warmup_steps=5)
+                     eval_every=10, eval_items=eval_items, stop_identifier_loss=0.02, prompt_mode="none",
+                     warmup_steps=5, mome={"n_experts": 16, "router_warmup_steps": 20})
     tuned, result = memory_tune(model, tok, facts, schema, cfg, tmp_path / "run")
     after, misses = exact_recall(tuned, tok, builder, facts)
     assert before == 0.0
-    assert result.stopped == "memorised" and result.steps < 300
+    assert result.stopped == "memorised" and result.steps < 300 and result.identifier_loss < 0.02
+    if eval_items == 0:  # the stop reads the last whole epoch's training loss on identifier tokens
+        assert result.history[-1]["epoch_identifier_loss"] == result.history[-1]["eval_identifier_loss"] < 0.02
     assert after == 1.0, misses
     losses = [r["loss"] for r in result.history]
     assert losses[min(40, len(losses) - 1)] < losses[0] / 2
@@ -125,7 +140,7 @@ def test_resume_continues_the_same_run(tmp_path: Path) -> None:
     facts = _facts(8)
     schema = _schema()
     cfg = TuneConfig(lr=5e-3, max_steps=12, save_every=6, eval_every=100, prompt_mode="none", batch_tokens=256,
-                     stop_identifier_loss=0.0)
+                     max_seq_len=64, stop_identifier_loss=0.0)
     model, tok = _word_model(8, seed=3)
     straight, res_a = memory_tune(model, tok, facts, schema, cfg, tmp_path / "a")
     # the same run, killed after step 6 (simulated by a first run of 6 steps that keeps its checkpoint)
@@ -148,3 +163,304 @@ def test_resume_continues_the_same_run(tmp_path: Path) -> None:
         if p.requires_grad:
             assert torch.allclose(p, a[name], atol=1e-6), name
     assert [r["loss"] for r in res_a.history] == pytest.approx([r["loss"] for r in res_b.history], rel=1e-5)
+
+
+# ------------------------------------------------------------------ the training mix
+def test_training_mix_keeps_validation_pairs_out_and_facts_in_their_share() -> None:
+    from sqltune.tune.items import fact_items, pair_items, training_mix
+
+    pairs = pair_items([{"id": f"s{i}-{v}", "question": f"q{i} {v}", "sql": f"SELECT {i}",
+                         "split": "val_skeleton" if i == 0 else "train"} for i in range(6) for v in "abc"])
+    facts = fact_items([{"id": f"f{i}", "kind": "join" if i % 2 else "codes", "prompt": f"p{i}", "target": f"t{i}"}
+                        for i in range(4)])
+    everything = training_mix(pairs, facts, TuneConfig(facts_ratio=0.4))
+    assert not any(it.id.startswith("s0-") for it in everything), "validation pairs are never trained on"
+    n_pairs = sum(it.kind == "pair" for it in everything)
+    n_facts = sum(it.kind == "fact" for it in everything)
+    assert n_pairs == 15 and n_facts == 10  # 4 facts repeated up to 40% of the mix
+    assert {it.id for it in everything if it.kind == "fact"} >= {"f0", "f1", "f2", "f3", "f0~2", "f0~3"}
+    capped = training_mix(pairs, facts, TuneConfig(facts_ratio=0.5, max_items=8))
+    chosen = [it for it in capped if it.kind == "pair"]
+    assert len(capped) == 8 and len(chosen) == 4
+    assert len({it.target for it in chosen}) == 4, "one phrasing per distinct SQL before a second one"
+    assert {it.tag for it in capped if it.kind == "fact"} == {"join", "codes"}
+    assert training_mix(pairs, facts, TuneConfig(facts_ratio=0.5, max_items=8)) == capped  # seeded
+
+
+def test_pairs_come_as_records_dicts_or_tuples_and_bad_ones_are_one_line_errors() -> None:
+    from sqltune.errors import ConfigError
+    from sqltune.generate import Pair
+    from sqltune.tune.items import pair_items
+
+    rec = Pair("p1", "How many?", "SELECT 1", "direct", "easy", 1.0, (), (), (), (), "fp", 1, "val_phrasing")
+    items = pair_items([rec, ("Q?", "SELECT 2"), {"kind": "header"}, {"question": "R?", "sql": "SELECT 3"}])
+    assert [(i.id, i.split, i.target) for i in items] == [("p1", "val_phrasing", "SELECT 1"),
+                                                          ("pair-1", "train", "SELECT 2"),
+                                                          ("pair-3", "train", "SELECT 3")]
+    with pytest.raises(ConfigError, match="Pair 0 needs a non-empty question"):
+        pair_items([("", "SELECT 1")])
+    with pytest.raises(ConfigError, match="Pair 0 is not a pair record"):
+        pair_items([42])
+
+
+# ------------------------------------------------------------------ loop options
+def _lora_tiny(tmp_path: Path, **cfg):  # type: ignore[no-untyped-def]
+    import torch
+
+    from sqltune.tune.train import wrap_adapter
+
+    model, tok = _word_model(8, seed=2)
+    wrapped = wrap_adapter(model, TuneConfig(lora_r=4, **cfg))
+    with torch.no_grad():  # B = 0 at init would hide any difference in the gradients of A
+        for name, p in wrapped.named_parameters():
+            if "lora_B" in name:
+                p.normal_(0, 0.3, generator=torch.Generator().manual_seed(len(name)))
+    return wrapped, tok
+
+
+def test_sharing_the_prompt_prefix_gives_the_same_loss_and_gradients(tmp_path: Path) -> None:
+    import torch
+
+    from sqltune.prompt import PromptBuilder, PromptConfig
+    from sqltune.tune.data import collate
+    from sqltune.tune.loss import weighted_loss
+
+    model, tok = _lora_tiny(tmp_path)
+    schema = _schema()
+    builder = PromptBuilder(schema, tok, PromptConfig(mode="none"))
+    rows = [encode(it, builder, tok, schema, identifier_weight=3.0, max_len=64, strings=identifier_strings(schema))
+            for it in _facts(5)]
+    got = []
+    for share in (False, True):
+        batch = collate(rows, tok.pad_token_id, share_prefix=share)
+        model.zero_grad()
+        loss, stats = weighted_loss(model, batch)
+        loss.backward()
+        got.append((loss.detach(), stats.tokens, {n: p.grad.clone() for n, p in model.named_parameters()
+                                                 if p.requires_grad}))
+        if share:
+            assert batch["prefix_ids"].numel() > 0 and batch["input_ids"].shape[1] < max(len(r) for r in rows)
+    (plain, n_plain, g_plain), (shared, n_shared, g_shared) = got
+    assert n_plain == n_shared and torch.allclose(plain, shared, atol=1e-5)
+    for name, grad in g_plain.items():
+        assert grad.abs().sum() > 0
+        torch.testing.assert_close(g_shared[name], grad, atol=1e-5, rtol=1e-4)
+
+
+def test_top_layers_adapts_only_the_top_layers(tmp_path: Path) -> None:
+    model, _ = _lora_tiny(tmp_path, top_layers=1, target_modules=("q_proj", "down_proj"))
+    trained = sorted({n.split(".layers.")[1].split(".")[0] for n, p in model.named_parameters() if p.requires_grad})
+    assert trained == ["1"], "only the last of the 2 layers carries the adapter"
+
+
+def test_a_time_budget_stops_the_run(tmp_path: Path) -> None:
+    model, tok = _word_model(8)
+    cfg = TuneConfig(max_steps=50, eval_every=100, prompt_mode="none", batch_tokens=64, max_seq_len=64,
+                     time_budget_s=1e-6)
+    _, result = memory_tune(model, tok, _facts(8), _schema(), cfg, tmp_path / "run")
+    assert result.stopped == "time_budget" and result.steps == 1
+
+
+# ------------------------------------------------------------------ projects, adapters, the command
+@pytest.fixture(scope="module")
+def shop_project(tmp_path_factory: pytest.TempPathFactory) -> t.Iterator[tuple[Path, Path]]:
+    """A home with project 'shop' (its pairs generated) and a tiny model folder; yields (home, model folder)."""
+    import os
+
+    from sqltune import home, project
+    from sqltune.generate import generate
+    from sqltune.introspect import introspect
+    from tests.test_generate import build_shop
+    from tests.tiny import tiny_llama
+
+    root = tmp_path_factory.mktemp("tune-home")
+    old = os.environ.get("SQLTUNE_HOME")
+    os.environ["SQLTUNE_HOME"] = str(root / "home")
+    schema = introspect(build_shop(root / "shop.duckdb"), name="shop")
+    project.save_snapshot(schema, "shop")
+    generate(schema, n=20, seed=1, out=home.project_dir("shop") / "pairs")
+    yield root / "home", tiny_llama(root / "tiny")
+    if old is None:
+        os.environ.pop("SQLTUNE_HOME", None)
+    else:
+        os.environ["SQLTUNE_HOME"] = old
+
+
+Project = tuple[Path, Path]  # (SQLTUNE_HOME, tiny model folder)
+SMALL = {"max_steps": 4, "recall_items": 3, "max_seq_len": 96, "max_items": 30, "lr": 5e-3, "warmup_steps": 1}
+
+
+def test_tune_project_writes_a_complete_adapter_and_does_not_redo_it(shop_project: Project, tmp_path: Path) -> None:
+    import json
+
+    from sqltune.tune.project import tune_project
+
+    home_dir, model = shop_project
+    rows: list[dict] = []
+    out = tune_project("shop", model=str(model), overrides=SMALL, out=tmp_path / "lora", progress=rows.append)
+    files = {p.name for p in out.adapter_dir.iterdir()}
+    assert {"adapter_config.json", "adapter_model.safetensors", "sqltune_adapter.json", "schema.json",
+            "train_log.jsonl", "loss.svg", "recall.json"} <= files
+    log = [json.loads(x) for x in (out.adapter_dir / "train_log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in log] == [1, 2, 3, 4] == [r["step"] for r in rows if "step" in r]
+    assert {"event": "recall", "items": 6} in rows
+    meta = json.loads((out.adapter_dir / "sqltune_adapter.json").read_text())
+    assert meta["project"] == "shop" and meta["config"]["max_steps"] == 4 and meta["items"] == out.items == 30
+    assert out.recall.n_facts == out.recall.n_pairs == 3 and out.recall.base_facts is not None
+    assert not list(tmp_path.glob(".lora*")), "no work folder or temporary folder is left behind"
+    again: list[dict] = []
+    same = tune_project("shop", model=str(model), overrides=SMALL, out=tmp_path / "lora", progress=again.append)
+    assert same.reused and not again and same.result.steps == 4 and same.recall == out.recall
+    redo = tune_project("shop", model=str(model), overrides={**SMALL, "max_steps": 2}, out=tmp_path / "lora")
+    assert not redo.reused and redo.result.steps == 2, "another config is another run"
+
+
+def test_tune_project_needs_generated_pairs_of_the_current_schema(shop_project: Project, tmp_path: Path) -> None:
+    import dataclasses
+    import shutil
+
+    from sqltune import home, project
+    from sqltune.errors import MissingArtifactError
+    from sqltune.tune.project import tune_project
+
+    schema = project.load_snapshot("shop")
+    project.save_snapshot(schema, "bare")
+    with pytest.raises(MissingArtifactError, match="Run `sqltune generate bare` first"):
+        tune_project("bare", model="unused")
+    shutil.copytree(home.project_dir("shop") / "pairs", home.project_dir("bare") / "pairs", dirs_exist_ok=True)
+    table = schema.tables[0]
+    changed = dataclasses.replace(schema, tables=(dataclasses.replace(table, columns=table.columns[:-1]),
+                                                  *schema.tables[1:]))
+    project.save_snapshot(changed, "bare")
+    with pytest.raises(MissingArtifactError, match="generated for another version of its schema"):
+        tune_project("bare", model="unused")
+
+
+@pytest.mark.parametrize("adapter", ["lora", "mome"])
+def test_adapter_attaches_through_load_model_with_identical_outputs(shop_project: Project, tmp_path: Path,
+                                                                   adapter: str) -> None:
+    import torch
+
+    from sqltune.models import load_model
+    from sqltune.tune.project import tune_project
+
+    _, model = shop_project
+    extra = {"mome": {"n_experts": 4, "router_warmup_steps": 2}} if adapter == "mome" else {}
+    out = tune_project("shop", model=str(model), adapter=adapter, overrides={**SMALL, **extra},
+                       out=tmp_path / adapter)
+    ids = torch.tensor([[2, 5, 6, 7, 8, 9, 10]])
+    with torch.no_grad():
+        tuned = out.model(ids).logits
+        loaded = load_model(str(model), adapter=out.adapter_dir)
+        again = loaded.model(ids).logits
+        base = load_model(str(model)).model(ids).logits
+    assert loaded.adapter == str(out.adapter_dir)
+    assert type(loaded.model).__name__ == ("MoMEModel" if adapter == "mome" else "PeftModelForCausalLM")
+    assert not torch.allclose(tuned, base, atol=1e-4), "training changed the outputs"
+    torch.testing.assert_close(again, tuned, atol=1e-6, rtol=1e-5)
+
+
+def test_attaching_refuses_another_base_and_warns_on_a_drifted_schema(shop_project: Project, tmp_path: Path) -> None:
+    import dataclasses
+
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from sqltune import project
+    from sqltune.errors import ModelError
+    from sqltune.models import load_model
+    from sqltune.tune.artifact import SchemaDriftWarning
+    from sqltune.tune.project import tune_project
+
+    _, model = shop_project
+    other = tmp_path / "other"
+    LlamaForCausalLM(LlamaConfig(vocab_size=28, hidden_size=48, intermediate_size=64, num_hidden_layers=2,
+                                 num_attention_heads=4, num_key_value_heads=2)).save_pretrained(other)
+    for f in model.glob("*token*"):
+        (other / f.name).write_bytes(f.read_bytes())
+    for kind in ("lora", "mome"):
+        out = tune_project("shop", model=str(model), adapter=kind, overrides={**SMALL, "max_steps": 1,
+                           "mome": {"n_experts": 4} if kind == "mome" else {}}, out=tmp_path / kind)
+        with pytest.raises(ModelError, match=rf"trained on another base model \({model}, llama:32:2:28\)"):
+            load_model(str(other), adapter=out.adapter_dir)
+    with pytest.raises(ModelError, match="No adapter at"):
+        load_model(str(model), adapter=tmp_path)
+    schema = project.load_snapshot("shop")
+    table = next(tb for tb in schema.tables if tb.name == "product")
+    dropped = table.columns[-1].name
+    changed = dataclasses.replace(schema, tables=tuple(
+        dataclasses.replace(tb, columns=tb.columns[:-1]) if tb is table else tb for tb in schema.tables))
+    project.save_snapshot(changed, "shop")
+    try:
+        with pytest.warns(SchemaDriftWarning, match=f"- column sales.product.{dropped}"):
+            load_model(str(model), adapter=out.adapter_dir)
+    finally:
+        project.save_snapshot(schema, "shop")
+
+
+def test_tune_command_prints_the_adapter_recall_and_next_step(shop_project: Project, tmp_path: Path) -> None:
+    import json
+
+    from click.testing import CliRunner
+
+    from sqltune.cli import cli
+
+    _, model = shop_project
+    small = {k: v for k, v in SMALL.items() if k != "max_steps"}
+    res = CliRunner().invoke(cli, ["tune", "shop", "--model", str(model), "--steps", "3", "--config",
+                                   json.dumps(small), "--out", str(tmp_path / "a")])
+    assert res.exit_code == 0, res.output
+    assert f"adapter: {tmp_path / 'a'}" in res.output
+    assert "3 steps over 30 items" in res.output and "memorisation: fact recall" in res.output
+    assert f'next: sqltune ask shop "..." --model {model} --adapter {tmp_path / "a"} --no-schema' in res.output
+    res = CliRunner().invoke(cli, ["tune", "shop", "--model", str(model), "--steps", "3", "--config",
+                                   json.dumps(small), "--out", str(tmp_path / "a")])
+    assert res.exit_code == 0 and res.output.startswith("up to date:"), res.output
+    bad = CliRunner().invoke(cli, ["tune", "shop", "--config", '{"max_step": 3}'])
+    assert bad.exit_code == 1 and bad.output.strip() == \
+        "error: Unknown tuning option 'max_step'. Did you mean 'max_steps'?"
+    missing = CliRunner().invoke(cli, ["tune", "nosuch"])
+    assert missing.exit_code == 1 and missing.output.startswith("error: ") and "Traceback" not in missing.output
+
+
+def test_an_interrupted_project_run_continues_from_its_checkpoint(shop_project: Project, tmp_path: Path) -> None:
+    from sqltune.tune.project import tune_project
+
+    _, model = shop_project
+    cfg = {**SMALL, "max_steps": 6, "save_every": 3, "recall_items": 0}
+
+    def stop_at_4(row):  # type: ignore[no-untyped-def]
+        if row.get("step") == 4:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        tune_project("shop", model=str(model), overrides=cfg, out=tmp_path / "x", progress=stop_at_4)
+    assert (tmp_path / ".x.work" / "checkpoint.pt").is_file() and not (tmp_path / "x").exists()
+    steps: list[int] = []
+    out = tune_project("shop", model=str(model), overrides=cfg, out=tmp_path / "x",
+                       progress=lambda row: steps.append(row["step"]) if "step" in row else None)
+    assert steps == [4, 5, 6] and out.result.steps == 6 and [r["step"] for r in out.result.history] == list(range(1, 7))
+
+    def stop_at_recall(row):  # type: ignore[no-untyped-def]
+        if row.get("event") == "recall":
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):  # killed after training, before the adapter is saved
+        tune_project("shop", model=str(model), overrides={**cfg, "max_steps": 5}, out=tmp_path / "y",
+                     progress=stop_at_recall)
+    rows: list[dict] = []
+    out = tune_project("shop", model=str(model), overrides={**cfg, "max_steps": 5}, out=tmp_path / "y",
+                       progress=rows.append)
+    assert [r for r in rows if "step" in r] == [] and out.result.steps == 5, "the trained adapter is not retrained"
+
+
+def test_memory_tune_convenience_takes_plain_pairs(shop_project: Project, tmp_path: Path) -> None:
+    from sqltune import memory_tune, project
+
+    _, model = shop_project
+    schema = project.load_snapshot("shop")
+    pairs = [("How many orders?", 'SELECT count(*) FROM sales."OrderHeader"'),
+             ("How many products?", "SELECT count(*) FROM sales.product")]
+    adapter = memory_tune(str(model), pairs, schema, {"max_steps": 2, "recall_items": 2, "max_seq_len": 96},
+                          facts=[("Which table holds orders?", 'sales."OrderHeader"')], out=tmp_path / "conv")
+    assert adapter.adapter_dir == tmp_path / "conv" and adapter.items == 3 and adapter.result.steps == 2
+    assert adapter.recall.n_pairs == 2 and adapter.recall.n_facts == 1

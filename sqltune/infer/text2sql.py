@@ -107,10 +107,13 @@ class Text2SQL:
 
     def _constraint_factory(self) -> t.Callable[[int], t.Any]:
         try:
-            from sqltune.infer.constrain import SchemaConstraint
+            from sqltune.infer.constrain import SchemaConstraint, exact_top_k
         except ImportError:
             raise ConfigError("Constrained decoding is not available in this build (sqltune.infer.constrain).") from None
-        return lambda prompt_len: SchemaConstraint(self.schema, self.model.tokenizer, prompt_lengths=prompt_len)
+        d = self.decode
+        top_k = exact_top_k(max(d.num_beams, d.num_candidates), d.do_sample)  # exact, and far cheaper than full masks
+        return lambda prompt_len: SchemaConstraint(self.schema, self.model.tokenizer, prompt_lengths=prompt_len,
+                                                   top_k=top_k)
 
     def close(self) -> None:
         self.box.close()

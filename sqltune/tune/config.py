@@ -49,6 +49,12 @@ class TuneConfig:
     bf16_autocast: bool = False
     save_every: int = 50
     seed: int = 0
+    max_items: int = 0  # 0: every train pair and fact; else this many, facts_ratio of them facts
+    share_prefix: bool = True  # run the prompts' common start once per batch (see sqltune.tune.loss)
+    top_layers: int = 0  # 0: adapt every layer; n: only the top n (backward stops below them)
+    time_budget_s: float = 0.0  # 0: none; else stop training (stopped="time_budget") after this many seconds
+    recall_items: int = 32  # facts and pairs each whose exact recall is reported after training (0: skip)
+    recall_base: bool = True  # also measure the untuned model's recall of the same items
 
     def __post_init__(self) -> None:
         if self.adapter not in ADAPTERS:
@@ -58,8 +64,18 @@ class TuneConfig:
         for name in ("lora_r", "max_steps", "batch_tokens", "max_seq_len", "eval_every", "save_every", "loss_chunk"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"Tuning option {name} must be positive, not {getattr(self, name)!r}.")
+        for name in ("max_items", "top_layers", "time_budget_s", "recall_items", "eval_items", "warmup_steps"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"Tuning option {name} must not be negative, not {getattr(self, name)!r}.")
+        if self.batch_tokens < self.max_seq_len:
+            raise ConfigError(f"batch_tokens ({self.batch_tokens}) must hold at least one item of max_seq_len "
+                              f"({self.max_seq_len}) tokens.")
         if not 0 <= self.facts_ratio < 1:
             raise ConfigError(f"facts_ratio must be in [0, 1), not {self.facts_ratio!r}.")
+        if self.mome:
+            from sqltune.tune.mome.config import MoMEConfig
+
+            MoMEConfig.from_dict(self.mome)  # unknown or bad MoME options fail here, not after loading a model
         if self.identifier_weight < 1:
             raise ConfigError(f"identifier_weight must be at least 1, not {self.identifier_weight!r}.")
 
@@ -76,17 +92,27 @@ class TuneConfig:
 
     @classmethod
     def preset(cls, name: str, **overrides: t.Any) -> TuneConfig:
-        """``cpu``: a budget for 2 cores (the README main job); ``full``: for a GPU."""
+        """``cpu``: a budget for 2 cores (the README main job); ``full``: for a GPU.
+
+        ``cpu`` trains a seeded slice (``max_items``) without the schema in the prompt, for at most
+        ``time_budget_s`` of training. ``full`` trains on every pair and fact with the schema in the
+        prompt; the schema is the shared prompt prefix (``share_prefix``), so it runs once per batch.
+        """
         presets = {
-            "cpu": dict(max_steps=120, batch_tokens=1536, max_seq_len=384, lr=1e-3, lora_r=16,
-                        prompt_mode="none", eval_every=20, bf16_autocast=False),
-            "full": dict(max_steps=2000, batch_tokens=16384, max_seq_len=1024, lr=2e-4, lora_r=64, lora_alpha=128,
-                         prompt_mode="schema", prompt_budget_tokens=3000, eval_every=100, bf16_autocast=True,
-                         grad_checkpointing=True),
+            "cpu": dict(max_steps=120, batch_tokens=512, max_seq_len=256, lr=2e-3, lora_r=16, lora_alpha=32,
+                        warmup_steps=5, prompt_mode="none", max_items=64, facts_ratio=0.5, eval_items=0,
+                        save_every=10, recall_items=24, time_budget_s=780.0,
+                        mome={"n_experts": 32, "router_warmup_steps": 20}),
+            "full": dict(max_steps=2000, batch_tokens=65536, max_seq_len=3584, lr=5e-4, lora_r=64, lora_alpha=128,
+                         prompt_mode="schema", prompt_budget_tokens=3000, eval_items=0, save_every=200,
+                         recall_items=64, bf16_autocast=True, grad_checkpointing=False,
+                         mome={"n_experts": 256, "router_warmup_steps": 100}),
         }
         if name not in presets:
             raise ConfigError(f"Unknown preset {name!r}. {did_you_mean(name, presets)}".strip())
-        return cls.from_dict({**presets[name], **overrides})
+        merged = {**presets[name], **overrides}
+        merged["mome"] = {**presets[name].get("mome", {}), **overrides.get("mome", {})}  # mome options merge too
+        return cls.from_dict(merged)
 
     def to_dict(self) -> dict[str, t.Any]:
         d = dataclasses.asdict(self)

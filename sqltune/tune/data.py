@@ -32,6 +32,8 @@ class Item:
     question: str
     target: str
     kind: str = "pair"  # "pair" | "fact"
+    split: str = "train"  # a pair's generation split; only "train" pairs are trained on
+    tag: str = ""  # a fact's kind (table_columns, join, codes, ...)
 
 
 @dataclass(frozen=True)
@@ -118,20 +120,30 @@ def batches(data: t.Sequence[Encoded], batch_tokens: int, seed: int, epoch: int)
     return out
 
 
-def collate(rows: t.Sequence[Encoded], pad_id: int) -> dict[str, t.Any]:
+def collate(rows: t.Sequence[Encoded], pad_id: int, *, share_prefix: bool = False) -> dict[str, t.Any]:
+    """Right-padded tensors; with ``share_prefix`` the rows' common start goes once into ``prefix_ids``."""
     import torch
 
-    n = max(len(r) for r in rows)
+    from sqltune.tune.loss import shared_prefix
+
+    cut = 0
+    if share_prefix and len(rows) > 1:
+        firsts = [next((i for i, lab in enumerate(r.labels) if lab != -100), len(r)) for r in rows]
+        cut = shared_prefix([r.input_ids for r in rows], firsts)
+    n = max(len(r) for r in rows) - cut
     ids = torch.full((len(rows), n), pad_id, dtype=torch.long)
     labels = torch.full((len(rows), n), -100, dtype=torch.long)
     weights = torch.zeros((len(rows), n), dtype=torch.float32)
     mask = torch.zeros((len(rows), n), dtype=torch.long)
     ident = torch.zeros((len(rows), n), dtype=torch.bool)
     for i, r in enumerate(rows):
-        k = len(r)
-        ids[i, :k] = torch.tensor(r.input_ids)
-        labels[i, :k] = torch.tensor(r.labels)
-        weights[i, :k] = torch.tensor(r.weights)
-        ident[i, :k] = torch.tensor(r.ident)
+        k = len(r) - cut
+        ids[i, :k] = torch.tensor(r.input_ids[cut:])
+        labels[i, :k] = torch.tensor(r.labels[cut:])
+        weights[i, :k] = torch.tensor(r.weights[cut:])
+        ident[i, :k] = torch.tensor(r.ident[cut:])
         mask[i, :k] = 1
-    return {"input_ids": ids, "attention_mask": mask, "labels": labels, "weights": weights, "ident": ident}
+    out = {"input_ids": ids, "attention_mask": mask, "labels": labels, "weights": weights, "ident": ident}
+    if cut:
+        out["prefix_ids"] = torch.tensor(rows[0].input_ids[:cut], dtype=torch.long)
+    return out

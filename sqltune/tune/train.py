@@ -1,11 +1,15 @@
 """``memory_tune``: train an adapter until the schema's exact tokens are recalled.
 
 The loop: length-bucketed batches of pairs and facts, the identifier-weighted loss on target
-tokens only, AdamW with warm-up, and a memorisation stop: every ``eval_every`` steps the
-identifier-token loss is measured (teacher-forced, no dropout) on a fixed sample of training
-items, and training stops once it is below ``stop_identifier_loss`` (or ``max_steps`` run out).
+tokens only, AdamW with warm-up, and a memorisation stop: training stops once the loss on
+identifier tokens is below ``stop_identifier_loss`` (or ``max_steps`` or ``time_budget_s`` run
+out). With ``eval_items`` > 0 that loss is measured every ``eval_every`` steps (teacher-forced, no
+dropout) on a fixed sample of that many training items; with ``eval_items=0`` it is the mean over
+the last whole epoch of the training batches' own identifier loss, measured before each update: it
+covers every item and costs nothing (the adapters have no dropout by default).
 It checkpoints every ``save_every`` steps and resumes from the last checkpoint of the same
-config and data; with a seed it is deterministic. It writes a JSONL log and an SVG loss plot.
+config and data; with a seed it is deterministic (unless ``time_budget_s`` cuts it short). It
+writes a JSONL log and an SVG loss plot.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from __future__ import annotations
 import json
 import math
 import random
+import re
 import time
 import typing as t
 from dataclasses import dataclass, field
@@ -32,7 +37,7 @@ from sqltune.tune.plot import write_loss_svg
 class TuneResult:
     adapter_dir: Path
     steps: int
-    stopped: str  # "memorised" | "max_steps"
+    stopped: str  # "memorised" | "max_steps" | "time_budget"
     identifier_loss: float
     seconds: float
     tokens: int
@@ -44,10 +49,7 @@ class TuneResult:
 
 def wrap_adapter(model: t.Any, config: TuneConfig) -> t.Any:
     """The base model with a fresh trainable adapter (LoRA through peft, or MoME)."""
-    names = {n.rsplit(".", 1)[-1] for n, _ in model.named_modules()}
-    targets = [m for m in config.target_modules if m in names]
-    if not targets:
-        raise ConfigError(f"None of the target modules {list(config.target_modules)} exist in this model.")
+    targets = adapter_targets(model, config)
     if config.adapter == "lora":
         from peft import LoraConfig, get_peft_model
 
@@ -56,13 +58,46 @@ def wrap_adapter(model: t.Any, config: TuneConfig) -> t.Any:
         return get_peft_model(model, lora)
     from sqltune.tune.mome import MoMEConfig, apply_mome
 
-    return apply_mome(model, MoMEConfig.from_dict({"target_modules": targets, "seed": config.seed, **config.mome}))
+    return apply_mome(model, MoMEConfig.from_dict({"seed": config.seed, **config.mome, "target_modules": targets}))
+
+
+def adapter_targets(model: t.Any, config: TuneConfig) -> list[str]:
+    """Module names the adapter wraps: the configured leaf names, only in the top ``top_layers`` layers if set.
+
+    >>> import torch
+    >>> from transformers import LlamaConfig, LlamaForCausalLM
+    >>> m = LlamaForCausalLM(LlamaConfig(vocab_size=8, hidden_size=8, intermediate_size=8, num_hidden_layers=3,
+    ...                                  num_attention_heads=2, num_key_value_heads=1))
+    >>> adapter_targets(m, TuneConfig(target_modules=("q_proj", "nope")))
+    ['q_proj']
+    >>> adapter_targets(m, TuneConfig(target_modules=("q_proj", "v_proj"), top_layers=1))
+    ['model.layers.2.self_attn.q_proj', 'model.layers.2.self_attn.v_proj']
+    """
+    names = [n for n, _ in model.named_modules() if n]
+    leaves = {n.rsplit(".", 1)[-1] for n in names}
+    targets = [m for m in config.target_modules if m in leaves]
+    if not targets:
+        raise ConfigError(f"None of the target modules {list(config.target_modules)} exist in this model.")
+    if not config.top_layers:
+        return targets
+    layer_of = {n: int(m.group(1)) for n in names if (m := _LAYER.search(n))}
+    if not layer_of:
+        raise ConfigError("top_layers needs a model whose blocks are named '...layers.<i>...'; this one has none.")
+    first = max(layer_of.values()) + 1 - config.top_layers
+    return [n for n in names if n.rsplit(".", 1)[-1] in targets and layer_of.get(n, -1) >= first]
+
+
+_LAYER = re.compile(r"(?:^|\.)layers\.(\d+)\.")
 
 
 def memory_tune(model: t.Any, tokenizer: t.Any, items: t.Sequence[Item], schema: Schema, config: TuneConfig,
                 out_dir: str | Path, *, progress: t.Callable[[dict[str, t.Any]], None] | None = None,
-                resume: bool = True, data_hash: str = "") -> tuple[t.Any, TuneResult]:
-    """Train an adapter on ``items``; returns the wrapped model and a :class:`TuneResult`."""
+                resume: bool = True, data_hash: str = "", keep_checkpoint: bool = False) -> tuple[t.Any, TuneResult]:
+    """Train an adapter on ``items``; returns the wrapped model and a :class:`TuneResult`.
+
+    ``keep_checkpoint``: leave a final checkpoint in ``out_dir``, so that a caller interrupted after
+    training (while it measures or saves) gets the trained adapter back from a rerun at no cost.
+    """
     import torch
 
     out = Path(out_dir)
@@ -79,6 +114,7 @@ def memory_tune(model: t.Any, tokenizer: t.Any, items: t.Sequence[Item], schema:
         raise ConfigError("Nothing to train on: no pairs or facts were given.")
     probe = _probe(data, config)
     model = wrap_adapter(model, config)
+    share = config.share_prefix and not config.grad_checkpointing  # checkpointing turns the KV cache off
     if config.grad_checkpointing:
         model.gradient_checkpointing_enable()
         if hasattr(model, "enable_input_require_grads"):
@@ -86,24 +122,27 @@ def memory_tune(model: t.Any, tokenizer: t.Any, items: t.Sequence[Item], schema:
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / max(1, config.warmup_steps)))
-    state = {"step": 0, "epoch": 0, "batch": 0, "tokens": 0, "seconds": 0.0}
+    state = {"step": 0, "epoch": 0, "batch": 0, "tokens": 0, "seconds": 0.0, "elapsed": 0.0,
+             "epoch_id_sum": 0.0, "epoch_id_n": 0}
     ckpt = out / "checkpoint.pt"
     key = {"config": config.digest(), "data": data_hash or _data_digest(data)}
     if resume and ckpt.is_file():
         _restore(ckpt, key, model, opt, sched, state)
+        if hasattr(model, "after_step"):
+            model.after_step(state["step"])  # a MoME router frozen before the checkpoint stays frozen
     log_path = out / "train_log.jsonl"
     history = _read_log(log_path, state["step"])
-    stopped, id_loss = "max_steps", float("nan")
+    stopped, id_loss = str(state.get("stopped", "max_steps")), float("nan")  # a finished run stays finished
     model.train()
     pad = tokenizer.pad_token_id
-    autocast = torch.autocast("cpu" if model.device.type == "cpu" else model.device.type, dtype=torch.bfloat16,
-                              enabled=config.bf16_autocast)
-    while state["step"] < config.max_steps:
+    device = _device(model)
+    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=config.bf16_autocast)
+    while state["step"] < config.max_steps and stopped == "max_steps":
         order = batches(data, config.batch_tokens, config.seed, state["epoch"])
         while state["batch"] < len(order) and state["step"] < config.max_steps:
-            batch = collate([data[i] for i in order[state["batch"]]], pad)
-            batch = {k: v.to(model.device) for k, v in batch.items()}
             t0 = time.perf_counter()
+            rows = [data[i] for i in order[state["batch"]]]
+            batch = {k: v.to(device) for k, v in collate(rows, pad, share_prefix=share).items()}
             with autocast:
                 loss, stats = weighted_loss(model, batch, config.loss_chunk)
                 if hasattr(model, "aux_loss"):
@@ -115,16 +154,29 @@ def memory_tune(model: t.Any, tokenizer: t.Any, items: t.Sequence[Item], schema:
             if hasattr(model, "after_step"):
                 model.after_step(state["step"] + 1)
             dt = time.perf_counter() - t0
+            n_tokens = sum(len(r) for r in rows)
             state["step"] += 1
             state["batch"] += 1
-            state["tokens"] += int(batch["attention_mask"].sum())
+            if stats.identifier_tokens:
+                state["epoch_id_sum"] += stats.identifier_loss * stats.identifier_tokens
+                state["epoch_id_n"] += stats.identifier_tokens
+            state["tokens"] += n_tokens
             state["seconds"] += dt
             row = {"step": state["step"], "epoch": state["epoch"], "loss": round(stats.loss, 5),
                    "identifier_loss": _r(stats.identifier_loss), "lr": sched.get_last_lr()[0],
-                   "tokens_per_s": round(int(batch["attention_mask"].sum()) / dt, 1)}
-            if state["step"] % config.eval_every == 0 or state["step"] == config.max_steps:
-                id_loss = _eval_identifier_loss(model, probe, pad, config.loss_chunk)
+                   "tokens_per_s": round(n_tokens / dt, 1)}
+            if state["batch"] == len(order):  # the epoch's last batch
+                row["epoch_identifier_loss"] = _r(state["epoch_id_sum"] / max(state["epoch_id_n"], 1)
+                                                  if state["epoch_id_n"] else math.nan)
+                state["epoch_id_sum"], state["epoch_id_n"] = 0.0, 0
+                if not probe and row["epoch_identifier_loss"] is not None:
+                    id_loss = row["epoch_identifier_loss"]
+                    row["eval_identifier_loss"] = row["epoch_identifier_loss"]
+            if probe and (state["step"] % config.eval_every == 0 or state["step"] == config.max_steps):
+                id_loss = _eval_identifier_loss(model, probe, pad, config.loss_chunk, share)
                 row["eval_identifier_loss"] = _r(id_loss)
+            state["elapsed"] += time.perf_counter() - t0
+            row["elapsed_s"] = round(state["elapsed"], 2)
             history.append(row)
             _append(log_path, row)
             if progress:
@@ -134,17 +186,26 @@ def memory_tune(model: t.Any, tokenizer: t.Any, items: t.Sequence[Item], schema:
             if "eval_identifier_loss" in row and id_loss < config.stop_identifier_loss:
                 stopped = "memorised"
                 break
-        if stopped == "memorised":
-            break
+            if config.time_budget_s and state["elapsed"] >= config.time_budget_s:
+                stopped = "time_budget"
+                break
         if state["batch"] >= len(order):
             state["epoch"] += 1
             state["batch"] = 0
-    if math.isnan(id_loss):
-        id_loss = _eval_identifier_loss(model, probe, pad, config.loss_chunk)
+    if probe and (math.isnan(id_loss) or "eval_identifier_loss" not in (history[-1] if history else {})):
+        id_loss = _eval_identifier_loss(model, probe, pad, config.loss_chunk, share)
+    elif not probe:  # the last whole epoch's, else the running mean of the first one
+        done = [r["epoch_identifier_loss"] for r in history if r.get("epoch_identifier_loss") is not None]
+        id_loss = done[-1] if done else (state["epoch_id_sum"] / state["epoch_id_n"] if state["epoch_id_n"]
+                                         else math.nan)
     model.eval()
     plot = out / "loss.svg"
     write_loss_svg(history, plot)
-    ckpt.unlink(missing_ok=True)
+    if keep_checkpoint:
+        state["stopped"] = stopped
+        _checkpoint(ckpt, key, model, opt, sched, state)
+    else:
+        ckpt.unlink(missing_ok=True)
     result = TuneResult(out / "adapter", state["step"], stopped, id_loss, round(state["seconds"], 2), state["tokens"],
                         round(state["tokens"] / max(state["seconds"], 1e-9), 1), log_path, plot, tuple(history))
     return model, result
@@ -153,19 +214,23 @@ def memory_tune(model: t.Any, tokenizer: t.Any, items: t.Sequence[Item], schema:
 def _probe(data: t.Sequence[Encoded], config: TuneConfig) -> list[Encoded]:
     rng = random.Random(config.seed)
     with_ids = [d for d in data if any(d.ident)]
-    return rng.sample(with_ids, min(config.eval_items, len(with_ids))) if with_ids else list(data[: config.eval_items])
+    probe = rng.sample(with_ids, min(config.eval_items, len(with_ids))) if with_ids else list(data[: config.eval_items])
+    return sorted(probe, key=len)  # batches of similar lengths: little padding
 
 
-def _eval_identifier_loss(model: t.Any, probe: t.Sequence[Encoded], pad: int, chunk: int) -> float:
+def _eval_identifier_loss(model: t.Any, probe: t.Sequence[Encoded], pad: int, chunk: int,
+                          share: bool = False) -> float:
+    """Teacher-forced mean loss over the identifier tokens of ``probe`` (no dropout, no update)."""
     import torch
 
     was = model.training
     model.eval()
     total, n = 0.0, 0
+    device = _device(model)
     with torch.no_grad():
         for start in range(0, len(probe), 8):
-            batch = collate(probe[start:start + 8], pad)
-            batch = {k: v.to(model.device) for k, v in batch.items()}
+            batch = collate(probe[start:start + 8], pad, share_prefix=share)
+            batch = {k: v.to(device) for k, v in batch.items()}
             _, stats = weighted_loss(model, batch, chunk)
             if stats.identifier_tokens:
                 total += stats.identifier_loss * stats.identifier_tokens
@@ -173,6 +238,10 @@ def _eval_identifier_loss(model: t.Any, probe: t.Sequence[Encoded], pad: int, ch
     if was:
         model.train()
     return total / n if n else float("nan")
+
+
+def _device(model: t.Any) -> t.Any:
+    return next(model.parameters()).device
 
 
 def _seed(seed: int) -> None:
@@ -214,7 +283,8 @@ def _trainable(model: t.Any) -> dict[str, t.Any]:
     return {n: p.detach().clone() for n, p in model.named_parameters() if p.requires_grad}
 
 
-def _checkpoint(path: Path, key: dict[str, str], model: t.Any, opt: t.Any, sched: t.Any, state: dict[str, t.Any]) -> None:
+def _checkpoint(path: Path, key: dict[str, str], model: t.Any, opt: t.Any, sched: t.Any,
+                state: dict[str, t.Any]) -> None:
     import torch
 
     blob = {"key": key, "state": dict(state), "params": _trainable(model), "opt": opt.state_dict(),
@@ -223,7 +293,8 @@ def _checkpoint(path: Path, key: dict[str, str], model: t.Any, opt: t.Any, sched
         torch.save(blob, tmp)
 
 
-def _restore(path: Path, key: dict[str, str], model: t.Any, opt: t.Any, sched: t.Any, state: dict[str, t.Any]) -> None:
+def _restore(path: Path, key: dict[str, str], model: t.Any, opt: t.Any, sched: t.Any,
+             state: dict[str, t.Any]) -> None:
     import torch
 
     blob = torch.load(path, weights_only=False)

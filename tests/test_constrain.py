@@ -1,0 +1,422 @@
+"""Schema-constrained decoding: no invented identifier can be generated, every gold query can.
+
+The models are tiny random Llamas over byte-level BPE tokenizers trained here in a fraction of a
+second (like GPT-2's: words, numbers and punctuation runs are pre-split; a second tokenizer without
+that split has tokens that run across identifiers, quotes and dots). A :class:`Steer` processor
+rigs the model: it pushes each row toward a scripted answer while the row follows it, then toward
+the end of sequence.
+"""
+
+from __future__ import annotations
+
+import typing as t
+
+import numpy as np
+import pytest
+import sqlglot
+import torch
+from transformers import LlamaConfig, LlamaForCausalLM, LogitsProcessor, LogitsProcessorList
+
+from sqltune.grade.invented import invented_identifiers
+from sqltune.infer.constrain import SchemaConstraint, exact_top_k
+from sqltune.schema import Column, ColumnProfile, Schema, Table
+
+# ----------------------------------------------------------------------------------- fixtures
+STATUS = Column("status", "VARCHAR", "text", profile=ColumnProfile(values=("OPEN", "SHIPPED")))
+SHOP = Schema("shop", "duckdb", (
+    Table("main", "orders", (Column("id", "INTEGER", "integer"), STATUS, Column("amount", "DOUBLE", "float"),
+                             Column("customer_id", "INTEGER", "integer"))),
+    Table("main", "customers", (Column("id", "INTEGER", "integer"), Column("name", "VARCHAR", "text"))),
+    Table("sales", "OrderHeader", (Column("OrderDate", "DATE", "date"), Column("rtl_id", "INTEGER", "integer"),
+                                   Column("CHNL_CD", "VARCHAR", "text"))),
+), default_schema="main")
+
+GENERIC = ["SELECT count(*) FROM orders WHERE status = 'OPEN'", "SELECT o.id, c.name FROM orders o JOIN customers c "
+           "ON c.id = o.customer_id", 'SELECT h."OrderDate", h.rtl_id FROM sales."OrderHeader" h WHERE h.rtl_id = 3',
+           "SELECT orderz, ordered, order_id FROM orders ORDER BY amount DESC LIMIT 5", "Question: How many? SQL:"]
+
+
+def bpe_tokenizer(corpus: t.Sequence[str], vocab_size: int = 2000, regex: bool = True) -> t.Any:
+    """A byte-level BPE tokenizer trained on ``corpus`` (``regex``: GPT-2's pre-split)."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=regex)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=["<pad>", "</s>", "<s>"], show_progress=False,
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    tok.train_from_iterator(corpus, trainer)
+    return PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="<pad>", eos_token="</s>", bos_token="<s>")
+
+
+@pytest.fixture(autouse=True)
+def _one_thread() -> t.Iterator[None]:
+    """Tiny models: one thread (a second one only adds synchronisation, badly so on a loaded machine)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def evalsets() -> dict[str, tuple[t.Any, Schema]]:
+    from sqltune.evalset import load_evalset
+    from sqltune.targets import resolve_target
+
+    out = {}
+    for name in ("cpg", "biotech"):
+        ev = load_evalset(name)
+        out[name] = (ev, resolve_target(sample=ev.sample)[1])
+    return out
+
+
+@pytest.fixture(scope="module")
+def corpus(evalsets: dict[str, tuple[t.Any, Schema]]) -> list[str]:
+    return GENERIC + [g for ev, _ in evalsets.values() for case in ev.cases for g in case.gold_sql]
+
+
+@pytest.fixture(scope="module")
+def tok(corpus: list[str]) -> t.Any:
+    return bpe_tokenizer(corpus)
+
+
+@pytest.fixture(scope="module")
+def tok_across(corpus: list[str]) -> t.Any:
+    """Tokens that run across words, dots, quotes and parentheses (no pre-split)."""
+    return bpe_tokenizer(corpus, regex=False)
+
+
+def tiny_model(tok: t.Any, peak: float = 1.0, seed: int = 0) -> t.Any:
+    """A 2-layer random Llama over ``tok``; ``peak`` scales its logits apart (so no near-ties)."""
+    torch.manual_seed(seed)
+    cfg = LlamaConfig(vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                      num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=256,
+                      pad_token_id=tok.pad_token_id, bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id)
+    model = LlamaForCausalLM(cfg).eval()
+    with torch.no_grad():
+        model.lm_head.weight.mul_(peak)
+    return model
+
+
+class Steer(LogitsProcessor):
+    """Rigs a model: it prefers to write ``targets[0]``, else ``targets[1]`` … (a bonus for the next token of each
+    target the row's text still begins), and to end a row that finished one (or that follows none of them)."""
+
+    def __init__(self, tok: t.Any, targets: t.Sequence[str], start: int, eos_bias: float = 20.0) -> None:
+        from sqltune.infer.vocab_trie import token_strings
+
+        strings, special = token_strings(tok)
+        self.ids = {s: i for i, s in enumerate(strings) if s and i not in special}
+        self.longest = max(map(len, self.ids))
+        self.tok, self.targets, self.start, self.eos, self.eos_bias = tok, targets, start, tok.eos_token_id, eos_bias
+
+    def next_token(self, rest: str) -> int:
+        for n in range(min(len(rest), self.longest), 0, -1):
+            if rest[:n] in self.ids:
+                return self.ids[rest[:n]]
+        raise AssertionError(rest)
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
+        scores = scores.clone()
+        for r, row in enumerate(input_ids[:, self.start:].tolist()):
+            text = self.tok.decode(row, skip_special_tokens=True)
+            steered = False
+            for j, target in enumerate(self.targets):
+                bias = 100.0 - 40.0 * j
+                if target == text:
+                    scores[r, self.eos] += bias
+                elif target.startswith(text):
+                    scores[r, self.next_token(target[len(text):])] += bias
+                else:
+                    continue
+                steered = True
+            if not steered:
+                scores[r, self.eos] += self.eos_bias
+        return scores
+
+
+def generate(model: t.Any, tok: t.Any, prompts: t.Sequence[str], schema: Schema | None = None,
+             steer: t.Sequence[str] = (), eos_bias: float = 20.0, top_k: int | None = None, num_beams: int = 1, max_new_tokens: int = 40,
+             **kw: t.Any) -> list[str]:
+    """Left-padded generation, constrained when ``schema`` is given; the decoded answers."""
+    tok.padding_side = "left"
+    enc = tok(list(prompts), return_tensors="pt", padding=True)
+    width = enc.input_ids.shape[1]
+    procs: list[t.Any] = []
+    if steer:
+        procs.append(Steer(tok, steer, width, eos_bias=eos_bias))
+    if schema is not None:
+        procs.append(SchemaConstraint(schema, tok, prompt_lengths=width, top_k=top_k, **kw))
+    with torch.no_grad():
+        out = model.generate(**enc, logits_processor=LogitsProcessorList(procs), max_new_tokens=max_new_tokens,
+                             do_sample=False, num_beams=num_beams, pad_token_id=tok.pad_token_id,
+                             eos_token_id=tok.eos_token_id)
+    return [s.strip() for s in tok.batch_decode(out[:, width:], skip_special_tokens=True)]
+
+
+def clean(sql: str, schema: Schema) -> bool:
+    inv = invented_identifiers(sql, schema)
+    return not inv.unparseable and inv.count == 0 and not inv.case_mismatches
+
+
+PROMPT = "Question: How many? SQL:"
+
+
+# ----------------------------------------------------------------------------------- 1. rigged model
+@pytest.mark.parametrize("top_k", [None, 1])
+def test_rigged_model_invents_a_table_only_unconstrained(tok: t.Any, top_k: int | None) -> None:
+    """The model prefers ``orderz`` to ``orders``: unconstrained it writes it, constrained it cannot."""
+    model = tiny_model(tok)
+    bad, good = "SELECT count(*) FROM orderz WHERE amount > 3", "SELECT count(*) FROM orders WHERE amount > 3"
+    [free] = generate(model, tok, [PROMPT], steer=[bad, good])
+    assert free == bad and invented_identifiers(free, SHOP).tables == ("orderz",)
+    [held] = generate(model, tok, [PROMPT], SHOP, steer=[bad, good], top_k=top_k)
+    assert held == good
+    sqlglot.parse_one(held, read="duckdb")
+    assert clean(held, SHOP)
+
+
+def test_rigged_model_without_a_fallback_still_writes_a_clean_query(tok: t.Any) -> None:
+    model = tiny_model(tok)
+    bad = "SELECT count(*) FROM orderz"
+    [held] = generate(model, tok, [PROMPT], SHOP, steer=[bad], top_k=1)
+    assert "orderz" not in held and held.startswith("SELECT count(*) FROM")  # FROM itself may begin an alias
+    assert clean(held, SHOP), held
+
+
+def test_rigged_model_invents_a_column_only_unconstrained(tok: t.Any) -> None:
+    model = tiny_model(tok)
+    bad, good = "SELECT count(*) FROM orders o WHERE o.total > 3", "SELECT count(*) FROM orders o WHERE o.amount > 3"
+    assert generate(model, tok, [PROMPT], steer=[bad, good]) == [bad]
+    assert generate(model, tok, [PROMPT], SHOP, steer=[bad, good], top_k=1) == [good]
+    assert generate(model, tok, [PROMPT], SHOP, steer=[bad, good]) == [good]
+
+
+# ----------------------------------------------------------------------------------- 2. every gold
+@pytest.mark.parametrize("name", ["cpg", "biotech"])
+def test_every_gold_passes_the_processor_token_by_token(name: str, evalsets: dict[str, t.Any], tok: t.Any) -> None:
+    """All golds of an evalset as one batch through the processor (full masks): no gold token is ever masked."""
+    ev, schema = evalsets[name]
+    golds = [(case.id, g) for case in ev.cases for g in case.gold_sql]
+    assert len(golds) >= len(ev.cases) >= 150
+    rows = [tok.encode(g) + [tok.eos_token_id] for _, g in golds]
+    width = max(map(len, rows))
+    ids = torch.tensor([r + [tok.eos_token_id] * (width - len(r)) for r in rows])
+    prompt = torch.tensor(tok.encode(PROMPT)).repeat(len(rows), 1)
+    proc = SchemaConstraint(schema, tok, prompt_lengths=prompt.shape[1])
+    scores = torch.zeros(len(rows), len(tok))
+    masked: list[str] = []
+    for i in range(width):
+        out = proc(torch.cat([prompt, ids[:, :i]], dim=1), scores)
+        nxt = ids[:, i]
+        for r in torch.nonzero(out[torch.arange(len(rows)), nxt] == float("-inf")).flatten().tolist():
+            masked.append(f"{golds[r][0]}: {tok.decode(rows[r][:i])!r} + {tok.decode(rows[r][i:i + 1])!r}")
+            ids[r, i:] = tok.eos_token_id  # reported once
+    assert not masked, "\n".join(masked)
+
+
+@pytest.mark.parametrize("name", ["cpg", "biotech"])
+def test_every_gold_passes_with_tokens_across_words(name: str, evalsets: dict[str, t.Any], tok_across: t.Any) -> None:
+    """Tokens such as ``h."`` or ``ID = r.`` cross identifiers: each gold token is still allowed."""
+    ev, schema = evalsets[name]
+    proc = SchemaConstraint(schema, tok_across, literals=True)
+    for case in ev.cases:
+        for gold in case.gold_sql:
+            ids = tok_across.encode(gold) + [tok_across.eos_token_id]
+            for i, x in enumerate(ids):
+                st = proc.state(tuple(ids[:i]))
+                assert proc.allows(st, x), f"{case.id}: {tok_across.decode(ids[:i])!r} + {tok_across.decode([x])!r}"
+
+
+@pytest.mark.parametrize("across", [False, True])
+def test_masks_agree_with_token_by_token_checks(evalsets: dict[str, t.Any], tok: t.Any, tok_across: t.Any,
+                                                across: bool) -> None:
+    """The trie walk allows exactly the tokens the state machine accepts (along golds and random constrained walks):
+    every token a mask allows, and a sample of the others."""
+    tk = tok_across if across else tok
+    ev, schema = evalsets["biotech"]
+    proc = SchemaConstraint(schema, tk, literals=True)
+    rng = np.random.default_rng(7)
+    states = []
+    for case in ev.cases[::40]:
+        ids = tk.encode(case.gold_sql[0])
+        states += [proc.state(tuple(ids[:i])) for i in range(0, len(ids), 3)]
+    for _ in range(3):  # random walks over allowed tokens
+        ids = []
+        for _ in range(16):
+            st = proc.state(tuple(ids))
+            states.append(st)
+            allowed = np.flatnonzero(proc.mask(st))
+            ids.append(int(rng.choice(allowed)))
+    for st in states:
+        mask = proc.mask(st)
+        some = np.union1d(np.flatnonzero(mask), rng.choice(len(mask), 300, replace=False))
+        slow = np.array([proc.allows(st, int(i)) for i in some])
+        if st is not None and not slow.any():  # a dead end ends the row
+            slow[some == tk.eos_token_id] = True
+        assert (mask[some] == slow).all(), [tk.decode([i]) for i in some[mask[some] != slow]]
+
+
+def test_random_constrained_queries_invent_nothing(evalsets: dict[str, t.Any], tok: t.Any) -> None:
+    """Any finished query the masks let through names only real tables, columns and aliases."""
+    ev, schema = evalsets["cpg"]
+    proc = SchemaConstraint(schema, tok)
+    rng = np.random.default_rng(3)
+    eos = tok.eos_token_id
+    done = 0
+    for _ in range(60):
+        ids: list[int] = []
+        for _ in range(60):
+            mask = proc.mask(proc.state(tuple(ids)))
+            if mask[eos] and rng.random() < 0.7:
+                ids.append(eos)
+                break
+            ids.append(int(rng.choice(np.flatnonzero(mask))))
+            if ids[-1] == eos:
+                break
+        if ids and ids[-1] == eos:
+            done += 1
+            inv = invented_identifiers(tok.decode(ids[:-1]), schema)
+            assert inv.count == 0 and not inv.case_mismatches, (tok.decode(ids[:-1]), inv)
+    assert done >= 3
+
+
+# ----------------------------------------------------------------------------------- 3. quoting and case
+@pytest.mark.parametrize(("bad", "good"), [
+    ('SELECT count(*) FROM sales."OrderHeader" h WHERE h."orderdate" IS NULL',  # a quoted name matches exactly
+     'SELECT count(*) FROM sales."OrderHeader" h WHERE h."OrderDate" IS NULL'),
+    ('SELECT count(*) FROM sales."OrderHeader" h WHERE h.OrderDate IS NULL',  # a mixed-case name is quoted
+     'SELECT count(*) FROM sales."OrderHeader" h WHERE h."OrderDate" IS NULL'),
+    ('SELECT count(*) FROM sales.OrderHeader', 'SELECT count(*) FROM sales."OrderHeader"'),
+    ('SELECT count(*) FROM "OrderHeader"', 'SELECT count(*) FROM "sales"."OrderHeader"'),  # not in the default schema
+])
+def test_quoted_mixed_case_identifiers_survive(tok: t.Any, bad: str, good: str) -> None:
+    model = tiny_model(tok)
+    assert generate(model, tok, [PROMPT], steer=[bad, good]) == [bad]
+    assert generate(model, tok, [PROMPT], SHOP, steer=[bad, good], top_k=1) == [good]
+    assert generate(model, tok, [PROMPT], SHOP, steer=[good]) == [good]
+    assert clean(good, SHOP)
+
+
+def test_spelling_rules() -> None:
+    m = SchemaConstraint(SHOP, _char_tokenizer()).machine
+    assert m.accepts('SELECT "OrderDate", "CHNL_CD", CHNL_CD, chnl_cd FROM sales."OrderHeader"') is False  # chnl_cd
+    assert m.accepts('SELECT "OrderDate", "CHNL_CD", CHNL_CD FROM sales."OrderHeader"')
+    assert m.accepts('SELECT x.id FROM orders AS x WHERE x.status IN (\'OPEN\') ORDER BY 1')
+    assert not m.accepts("SELECT x.id FROM orders AS y")  # the alias x is never defined
+    assert not m.accepts("SELECT id FROM customers c JOIN orders o ON o.customer_id = c.idx")
+    assert m.accepts("WITH t AS (SELECT id AS n FROM orders) SELECT n FROM t")
+    assert not m.accepts("WITH t AS (SELECT id AS n FROM orders) SELECT id FROM t")
+
+
+# ----------------------------------------------------------------------------------- 4. batches and beams
+def test_batched_and_beam_outputs_equal_single_runs(tok: t.Any) -> None:
+    model = tiny_model(tok, peak=300.0)
+    prompts = ["Question: How many orders are open? SQL:", "SQL:", "Question: Which customers? SQL:"]
+    runs: dict[tuple[t.Any, ...], list[str]] = {}
+    for beams in (1, 3):
+        for top_k in (None, exact_top_k(beams)):
+            single = [generate(model, tok, [p], SHOP, top_k=top_k, num_beams=beams, max_new_tokens=8)[0]
+                      for p in prompts]
+            batched = generate(model, tok, prompts, SHOP, top_k=top_k, num_beams=beams, max_new_tokens=8)
+            assert batched == single, (beams, top_k)
+            runs[(beams, top_k)] = batched
+    assert runs[(1, None)] == runs[(1, 1)] and runs[(3, None)] == runs[(3, exact_top_k(3))]
+    free = [generate(model, tok, [p], max_new_tokens=8)[0] for p in prompts]
+    assert free != runs[(1, None)]  # the constraint changed something: this model does not write SQL on its own
+
+
+# ----------------------------------------------------------------------------------- 5. the end of sequence
+@pytest.mark.parametrize(("sql", "ends"), [
+    ("", False), ("SELECT", False), ("SELECT count(*) FROM orders", True), ("SELECT count(*) FROM orders;", True),
+    ("SELECT count(*) FROM orders WHERE", False), ("SELECT count(*) FROM orders WHERE status =", False),
+    ("SELECT count(*) FROM orders WHERE status = 'OP", False), ("SELECT count(*) FROM (SELECT id FROM orders", False),
+    ("SELECT o.id FROM orders", False), ("SELECT o.id FROM orders o", True), ("SELECT id FROM orders ORDER BY", False),
+    ("SELECT id FROM orders ORDER BY id", True), ('SELECT h."OrderDate" FROM sales."OrderHeader" h', True),
+    ('SELECT h."OrderDate" FROM sales."OrderHeader', False), ("SELECT n FROM (SELECT count(*) AS n FROM orders) d", True),
+])
+def test_end_of_sequence_only_where_the_query_may_end(tok: t.Any, sql: str, ends: bool) -> None:
+    proc = SchemaConstraint(SHOP, tok)
+    assert bool(proc.allowed_next(sql)[tok.eos_token_id]) is ends
+    st = proc.state(tuple(tok.encode(sql)))
+    assert proc.allows(st, tok.eos_token_id) is ends
+
+
+@pytest.mark.parametrize("top_k", [None, 1])
+def test_a_model_that_wants_to_stop_early_writes_a_whole_query(tok: t.Any, top_k: int | None) -> None:
+    model = tiny_model(tok)
+    early = "SELECT count(*) FROM orders WHERE amount >"
+    assert generate(model, tok, [PROMPT], steer=[early, early + " 3"]) == [early]
+    [held] = generate(model, tok, [PROMPT], SHOP, steer=[early, early + " 3"], top_k=top_k)
+    assert held == early + " 3"
+
+
+# ----------------------------------------------------------------------------------- literals, wiring
+def test_categorical_literals_optionally_constrained(tok: t.Any) -> None:
+    model = tiny_model(tok)
+    bad, good = "SELECT count(*) FROM orders WHERE status = 'CLOSED'", "SELECT count(*) FROM orders WHERE status = 'OPEN'"
+    assert generate(model, tok, [PROMPT], SHOP, steer=[bad, good]) == [bad]  # identifiers only, by default
+    assert generate(model, tok, [PROMPT], SHOP, steer=[bad, good], top_k=1, literals=True) == [good]
+    assert invented_identifiers(bad, SHOP).literals == (("main.orders.status", "CLOSED"),)
+    m = SchemaConstraint(SHOP, tok, literals=True).machine
+    assert m.accepts("SELECT id FROM orders WHERE status IN ('OPEN', 'SHIPPED') AND amount > 3")
+    assert not m.accepts("SELECT id FROM orders WHERE status IN ('OPEN', 'LOST')")
+    assert not m.accepts("SELECT o.id FROM orders o WHERE o.status <> 'LOST'")
+
+
+def test_text2sql_constrained_end_to_end(tmp_path: t.Any, tok: t.Any) -> None:
+    """Text2SQL(constrained=True) with a tiny model on a real database: every candidate is clean."""
+    import duckdb
+
+    from sqltune.infer import DecodeConfig, Text2SQL
+    from sqltune.introspect import introspect
+
+    db = tmp_path / "shop.duckdb"
+    con = duckdb.connect(str(db))
+    con.execute("CREATE TABLE orders(id INT, status VARCHAR, amount DOUBLE, customer_id INT)")
+    con.execute("INSERT INTO orders VALUES (1, 'OPEN', 3, 1), (2, 'SHIPPED', 5, 1)")
+    con.close()
+    schema = introspect(db, name="shop")
+    folder = tmp_path / "tiny"
+    tiny_model(tok).save_pretrained(folder)
+    tok.save_pretrained(folder)
+    bot = Text2SQL(schema, str(folder), constrained=True, decode=DecodeConfig(max_new_tokens=16, num_candidates=2))
+    answers = bot.predict(["How many orders?", "Total amount?"])
+    bot.close()
+    assert all(a.constrained and len(a.candidates) == 2 for a in answers)
+    for a in answers:
+        for sql in a.candidates:
+            inv = invented_identifiers(sql, schema)
+            assert inv.count == 0 and not inv.case_mismatches, (sql, inv)
+
+
+def _char_tokenizer() -> t.Any:
+    from sqltune.infer.constrain import ToyTokenizer
+
+    return ToyTokenizer([chr(c) for c in range(32, 127)] + ["</s>"])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("alias", ["smollm2-135m", "qwen2.5-coder-0.5b"])
+def test_golds_with_a_real_tokenizer(alias: str, evalsets: dict[str, t.Any]) -> None:
+    """The shipped golds through a real model's tokenizer (cached models only)."""
+    import os
+    from pathlib import Path
+
+    from transformers import AutoTokenizer
+
+    from sqltune import home
+
+    default = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "sqltune" / "models"
+    found = [d / alias / "hf" for d in (home.models_dir(), default) if (d / alias / "hf" / "tokenizer.json").is_file()]
+    if not found:
+        pytest.skip(f"{alias} is not cached")
+    tk = AutoTokenizer.from_pretrained(found[0])
+    for ev, schema in evalsets.values():
+        proc = SchemaConstraint(schema, tk)
+        for case in ev.cases:
+            for gold in case.gold_sql:
+                ids = tk.encode(gold, add_special_tokens=False) + [tk.eos_token_id]
+                for i, x in enumerate(ids):
+                    assert proc.mask(proc.state(tuple(ids[:i])))[x], (case.id, tk.decode(ids[:i]), tk.decode([x]))
