@@ -24,7 +24,6 @@ Run: ``python benchmarks/constrain_bench.py`` (2 cores: about five minutes; ``--
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import sys
@@ -90,6 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--prompt-budget", type=int, default=600,
                     help="Schema tokens in the prompt (small: the prefill is not what is measured).")
     ap.add_argument("--repeat", type=int, default=1)
+    ap.add_argument("--threads", type=int, default=1, help="torch threads (1: steadiest on a shared machine).")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "constrain.json"))
     args = ap.parse_args(argv)
 
@@ -104,6 +104,8 @@ def main(argv: list[str] | None = None) -> int:
     from sqltune.targets import resolve_target
 
     started = time.perf_counter()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     ev = load_evalset("cpg")
     per_tier = -(-args.questions // 3)
     sub = stratified_subset(ev, per_tier).cases
@@ -128,7 +130,8 @@ def main(argv: list[str] | None = None) -> int:
             best = min(runs, key=lambda r: r["step_s"] or 0.0)
             p = best["processor"]
             row = {
-                "beams": beams, "mode": mode, "wall_s": round(best["wall_s"], 2), "prefill_s": round(best["prefill_s"], 2),
+                "beams": beams, "mode": mode, "wall_s": round(best["wall_s"], 2),
+                "prefill_s": round(best["prefill_s"], 2),
                 "steps": best["steps"], "ms_per_step": round(1000 * best["step_s"], 2) if best["step_s"] else None,
                 "processor_ms_per_step": round(1000 * p["seconds"] / p["calls"], 3) if p["calls"] else 0.0,
                 "processor_ms_per_row": round(1000 * p["seconds"] / p["rows"], 3) if p["rows"] else 0.0,
@@ -148,8 +151,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'beams':>5} {'mode':<6} {'steps':>5} {'ms/step':>8} {'ratio':>6} {'proc ms/step':>12} {'masks':>6} "
           f"{'checked':>7} {'invented':>8}")
     for r in rows:
-        print(f"{r['beams']:>5} {r['mode']:<6} {r['steps']:>5} {r['ms_per_step'] or 0:>8.1f} {r['ratio_per_step'] or 0:>6.3f} "
-              f"{r['processor_ms_per_step']:>12.2f} {r['masks_computed']:>6} {r['tokens_checked']:>7} {r['invented']:>8}")
+        print(f"{r['beams']:>5} {r['mode']:<6} {r['steps']:>5} {r['ms_per_step'] or 0:>8.1f} "
+              f"{r['ratio_per_step'] or 0:>6.3f} {r['processor_ms_per_step']:>12.2f} {r['masks_computed']:>6} "
+              f"{r['tokens_checked']:>7} {r['invented']:>8}")
     for r in rows:
         if "same_answers_as_top_k" in r:
             print(f"beams={r['beams']}: top-k and full masks wrote the same answers: {r['same_answers_as_top_k']}")

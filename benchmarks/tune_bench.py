@@ -43,6 +43,29 @@ def _peak_rss_mb() -> float:
     return float("nan")
 
 
+class Clock:
+    """Wall and process CPU time at each step's end, and the tokens trained on so far.
+
+    Rates are taken over steps 2..N (the first step pays one-off costs). With one thread, CPU seconds
+    are what a step costs even when other processes share the machine; wall seconds are not.
+    """
+
+    def __init__(self) -> None:
+        self.marks: list[tuple[float, float, int]] = []
+
+    def mark(self, tokens: int) -> None:
+        self.marks.append((time.perf_counter(), time.process_time(), tokens))
+
+    def rates(self) -> dict[str, float]:
+        if len(self.marks) < 2:
+            return {}
+        (w0, c0, n0), (w1, c1, n1) = self.marks[0], self.marks[-1]
+        return {"tokens_per_s": round((n1 - n0) / max(w1 - w0, 1e-9), 1),
+                "tokens_per_cpu_s": round((n1 - n0) / max(c1 - c0, 1e-9), 1),
+                "step_s": round((w1 - w0) / (len(self.marks) - 1), 2),
+                "step_cpu_s": round((c1 - c0) / (len(self.marks) - 1), 2)}
+
+
 def _setup(spec: dict[str, t.Any]) -> tuple[t.Any, list[t.Any], t.Any]:
     """Schema, training items and config of the run (the same in every worker)."""
     from sqltune.generate import generate
@@ -67,12 +90,20 @@ def run_ours(spec: dict[str, t.Any]) -> dict[str, t.Any]:
 
     schema, items, config = _setup(spec)
     model = load_model(spec["model"], device="cpu")
+    clock, seen = Clock(), [0]
+
+    def tick(row: dict[str, t.Any]) -> None:
+        if "step" in row:
+            seen[0] += row["tokens"]
+            clock.mark(seen[0])
+
     start = time.perf_counter()
-    out = tune_items(model, items, schema, config, Path(spec["work"]) / f"adapter-{spec['adapter']}", resume=False)
+    out = tune_items(model, items, schema, config, Path(spec["work"]) / f"adapter-{spec['adapter']}", resume=False,
+                     progress=tick)
     wall = time.perf_counter() - start
     train_s = out.result.history[-1]["elapsed_s"] if out.result.history else 0.0
     return {"method": spec["adapter"], "steps": out.result.steps, "items": len(items), "train_s": round(train_s, 1),
-            "tokens": out.result.tokens, "tokens_per_s": round(out.result.tokens / max(train_s, 1e-9), 1),
+            "tokens": out.result.tokens, **clock.rates(),
             "wall_s": round(wall, 1), "peak_rss_mb": _peak_rss_mb(), "recall": out.recall.to_dict(),
             "final_loss": out.result.history[-1]["loss"] if out.result.history else None,
             "adapter_dir": str(out.adapter_dir)}
@@ -81,7 +112,7 @@ def run_ours(spec: dict[str, t.Any]) -> dict[str, t.Any]:
 def run_trainer(spec: dict[str, t.Any]) -> dict[str, t.Any]:
     import torch
     from peft import LoraConfig, get_peft_model
-    from transformers import Trainer, TrainingArguments
+    from transformers import Trainer, TrainerCallback, TrainingArguments
 
     from sqltune.models import load_model
     from sqltune.prompt import PromptBuilder, PromptConfig
@@ -124,14 +155,19 @@ def run_trainer(spec: dict[str, t.Any]) -> dict[str, t.Any]:
             counted["tokens"] += int(kwargs["attention_mask"].sum())
 
     lora.register_forward_pre_hook(count, with_kwargs=True)
-    trainer = Trainer(model=lora, args=args, train_dataset=rows, data_collator=collate)
+    clock = Clock()
+
+    class Marks(TrainerCallback):  # type: ignore[misc]
+        def on_step_end(self, *_: t.Any, **__: t.Any) -> None:
+            clock.mark(counted["tokens"])
+
+    trainer = Trainer(model=lora, args=args, train_dataset=rows, data_collator=collate, callbacks=[Marks()])
     start = time.perf_counter()
     metrics = trainer.train().metrics
     train_s = time.perf_counter() - start
     losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
     return {"method": "trainer", "steps": config.max_steps, "items": len(items), "per_batch": per_batch,
-            "train_s": round(train_s, 1), "tokens": counted["tokens"],
-            "tokens_per_s": round(counted["tokens"] / max(train_s, 1e-9), 1), "wall_s": round(train_s, 1),
+            "train_s": round(train_s, 1), "tokens": counted["tokens"], **clock.rates(), "wall_s": round(train_s, 1),
             "peak_rss_mb": _peak_rss_mb(), "final_loss": losses[-1] if losses else None,
             "train_runtime": metrics.get("train_runtime")}
 
@@ -177,18 +213,23 @@ def _evaluate(args: argparse.Namespace, runs: dict[str, dict[str, t.Any]]) -> di
         ev = evaluate(f"sample:{args.sample}", args.sample, args.model, adapter=adapter, config=cfg,
                       out=Path(args.work) / f"eval-{label}", label=label)
         out[label] = {tier: ev.metric(tier) for tier in ("easy", "medium", "hard", "overall")}
+        from sqltune import sandbox
+
+        sandbox.close_all()  # the next evaluate re-introspects the sample: no read-only connection may stay open
     return out
 
 
 def _markdown(report: dict[str, t.Any]) -> str:
     runs = report["runs"]
     base = runs.get("trainer", {}).get("tokens_per_s")
+    base_cpu = runs.get("trainer", {}).get("tokens_per_cpu_s")
     lines = [f"# Memory tuning benchmark ({report['model']}, {report['items']} items, {report['steps']} steps)", "",
              f"{report['machine']}; {report['threads']} threads; load average at start {report['load_start']}.", "",
-             "| method | train s | tokens | tokens/s | vs Trainer | peak RSS MB | fact recall | pair recall |",
-             "|---|---|---|---|---|---|---|---|"]
+             "| method | train s | s/step | tokens/s | vs Trainer | tokens/CPU-s | vs Trainer (CPU) | peak RSS MB "
+             "| fact recall | pair recall |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     recall = runs.get("lora", {}).get("recall", {})
-    lines.append(f"| base (untuned) | - | - | - | - | - | {_pct(recall.get('base_facts'))} | "
+    lines.append(f"| base (untuned) | - | - | - | - | - | - | - | {_pct(recall.get('base_facts'))} | "
                  f"{_pct(recall.get('base_pairs'))} |")
     for name in ("trainer", "lora", "mome"):
         r = runs.get(name)
@@ -196,9 +237,11 @@ def _markdown(report: dict[str, t.Any]) -> str:
             continue
         rc = r.get("recall", {})
         ratio = f"{r['tokens_per_s'] / base:.2f}x" if base else "-"
+        cpu_ratio = f"{r['tokens_per_cpu_s'] / base_cpu:.2f}x" if base_cpu else "-"
         label = {"trainer": "transformers Trainer + peft LoRA", "lora": "sqltune LoRA", "mome": "sqltune MoME"}[name]
-        lines.append(f"| {label} | {r['train_s']} | {r['tokens']} | {r['tokens_per_s']} | {ratio} | "
-                     f"{r['peak_rss_mb']} | {_pct(rc.get('facts'))} | {_pct(rc.get('pairs'))} |")
+        lines.append(f"| {label} | {r['train_s']} | {r['step_s']} | {r['tokens_per_s']} | {ratio} | "
+                     f"{r['tokens_per_cpu_s']} | {cpu_ratio} | {r['peak_rss_mb']} | {_pct(rc.get('facts'))} | "
+                     f"{_pct(rc.get('pairs'))} |")
     if report.get("evaluate"):
         lines += ["", "Evalset execution accuracy (ex_strict), schema left out of the prompt:", "",
                   "| run | easy | medium | hard | overall |", "|---|---|---|---|---|"]
@@ -207,9 +250,10 @@ def _markdown(report: dict[str, t.Any]) -> str:
                 lines.append(f"| {label} | " + " | ".join(_pct(tiers.get(tt)) for tt in
                                                          ("easy", "medium", "hard", "overall")) + " |")
     lines += ["", "Recall: exact greedy reproduction of trained targets from prompts without the schema "
-              f"({report['recall_items']} facts and pairs each). tokens/s: training-sequence tokens (no padding) "
-              "over the training steps' wall time; the Trainer row uses the same items, rank, learning rate and "
-              "items per batch."]
+              f"({report['recall_items']} facts and pairs each). tokens/s: training-sequence tokens (no padding) per "
+              "second of wall time, over steps 2..N; tokens/CPU-s: the same per second of process CPU time (with one "
+              "thread, what a step costs even on a shared machine). The Trainer row uses the same items, rank, "
+              "learning rate and items per batch."]
     return "\n".join(lines) + "\n"
 
 
@@ -256,25 +300,37 @@ def main() -> None:
             "work": args.work, "threads": args.threads}
     runs: dict[str, dict[str, t.Any]] = {}
     start = time.perf_counter()
-    for method in args.methods.split(","):
+    report: dict[str, t.Any] = {}
+    for method in args.methods.split(","):  # the files are rewritten after each method: a cut run keeps its part
         t0 = time.perf_counter()
         runs[method] = _spawn({**spec, "adapter": method})
         print(f"{method}: {runs[method]['tokens_per_s']} tokens/s, {time.perf_counter() - t0:.0f}s", flush=True)
-    report = {"model": args.model, "steps": args.steps, "items": runs[next(iter(runs))]["items"],
-              "recall_items": args.recall_items, "threads": args.threads or torch.get_num_threads(),
-              "machine": f"{_cpu_name()}, {os.cpu_count()} CPUs",
-              "load_start": load_start, "load_end": round(os.getloadavg()[0], 2), "runs": runs,
-              "ratio_vs_trainer": {m: round(r["tokens_per_s"] / runs["trainer"]["tokens_per_s"], 3)
-                                   for m, r in runs.items() if "trainer" in runs and m != "trainer"}}
+        report = _report(args, runs, load_start, start, threads=args.threads or torch.get_num_threads())
     if args.evaluate:
         report["evaluate"] = _evaluate(args, runs)
-    report["wall_s"] = round(time.perf_counter() - start, 1)
+        _write(args, report)
+    print(_markdown(report))
+
+
+def _report(args: argparse.Namespace, runs: dict[str, dict[str, t.Any]], load_start: float, start: float,
+            threads: int) -> dict[str, t.Any]:
+    report = {"model": args.model, "steps": args.steps, "items": runs[next(iter(runs))]["items"],
+              "batch_tokens": args.batch_tokens, "lr": args.lr, "recall_items": args.recall_items, "threads": threads,
+              "machine": f"{_cpu_name()}, {os.cpu_count()} CPUs", "load_start": load_start,
+              "load_end": round(os.getloadavg()[0], 2), "wall_s": round(time.perf_counter() - start, 1), "runs": runs,
+              "ratio_vs_trainer": {m: round(r["tokens_per_s"] / runs["trainer"]["tokens_per_s"], 3)
+                                   for m, r in runs.items() if "trainer" in runs and m != "trainer"},
+              "cpu_ratio_vs_trainer": {m: round(r["tokens_per_cpu_s"] / runs["trainer"]["tokens_per_cpu_s"], 3)
+                                       for m, r in runs.items() if "trainer" in runs and m != "trainer"}}
+    _write(args, report)
+    return report
+
+
+def _write(args: argparse.Namespace, report: dict[str, t.Any]) -> None:
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    md = _markdown(report)
     out.write_text(json.dumps(report, indent=2) + "\n")
-    out.with_suffix(".md").write_text(md)
-    print(md)
+    out.with_suffix(".md").write_text(_markdown(report))
 
 
 if __name__ == "__main__":

@@ -134,6 +134,23 @@ def test_memorises_random_identifiers_and_stops(tmp_path: Path, adapter: str, ev
     assert (tmp_path / "run" / "train_log.jsonl").is_file() and (tmp_path / "run" / "loss.svg").is_file()
 
 
+def test_one_teacher_forced_pass_tells_what_greedy_generation_recalls(tmp_path: Path) -> None:
+    from sqltune.prompt import PromptBuilder, PromptConfig
+    from sqltune.tune.recall import exact_recall, greedy_recall
+
+    model, tok = _word_model(24)
+    facts, schema = _facts(24), _schema()
+    builder = PromptBuilder(schema, tok, PromptConfig(mode="none"))
+    cfg = TuneConfig(lr=3e-3, max_steps=80, batch_tokens=4096, stop_identifier_loss=0, prompt_mode="none",
+                     warmup_steps=5, eval_items=0, lr_schedule="constant")
+    tuned, _ = memory_tune(model, tok, facts, schema, cfg, tmp_path / "run")  # part-way: some facts recalled
+    generated, gen_misses = exact_recall(tuned, tok, builder, facts)
+    forced, forced_misses = greedy_recall(tuned, tok, builder, facts, schema)
+    assert 0.2 < generated < 0.8, "a part-way model, so that both hits and misses are compared"
+    assert forced == generated and forced_misses == gen_misses
+    assert greedy_recall(tuned, tok, builder, facts, schema, max_len=4)[0] == 0.0, "a cut target is a miss"
+
+
 def test_resume_continues_the_same_run(tmp_path: Path) -> None:
     import torch
 

@@ -29,8 +29,8 @@ import typing as t
 
 import numpy as np
 
-from sqltune.infer.sql_state import (ANY_VALUE, DQ, DQ_END, MAX_BLANKS, MAX_FREE, NORMAL, NUMBER, QUAL, SQ, SQ_END, TABLE_IN,
-                                     WORD, WS, Machine, St, is_word_char, is_word_start)
+from sqltune.infer.sql_state import (ANY_VALUE, DQ, DQ_END, MAX_BLANKS, MAX_FREE, NORMAL, NUMBER, QUAL, SQ, SQ_END,
+                                     TABLE_IN, WORD, WS, Machine, St, is_word_char, is_word_start)
 
 # character-class bits of the characters below a trie node
 _W, _SQ, _DQ, _NL, _OTHER, _BLANK = 1, 2, 4, 8, 16, 32
@@ -96,7 +96,7 @@ def _prefix_id(tokenizer: t.Any, special: set[int]) -> int:
 
 def _bytes_to_unicode() -> dict[int, str]:
     """GPT-2's reversible byte → printable character table."""
-    bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
+    bs = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1), *range(ord("®"), ord("ÿ") + 1)]
     cs = bs[:]
     n = 0
     for b in range(256):
@@ -197,7 +197,8 @@ class TokenTrie:
                     s2 = machine.step(s, c)
                     if s2 is not None:
                         self._accept(child, s2, ranges, stack)
-            self._normal(machine, node, machine._after_number(s), ranges, stack, skip="0123456789.'\"")  # a quote right after a number is refused
+            # the rest follows the number (not a quote: the machine refuses one right after a number)
+            self._normal(machine, node, machine._after_number(s), ranges, stack, skip="0123456789.'\"")
         elif mode == SQ_END:  # '' escapes a quote; anything else follows the closed string
             child = kids.get("'")
             s2 = machine.step(s, "'") if child is not None else None

@@ -34,6 +34,8 @@ class TuneConfig:
     lr: float = 2e-4
     weight_decay: float = 0.0
     warmup_steps: int = 10
+    lr_schedule: str = "cosine"  # "cosine": decay to min_lr_ratio × lr over the run (see sqltune.tune.train)
+    min_lr_ratio: float = 0.05
     max_steps: int = 300
     batch_tokens: int = 2048
     max_seq_len: int = 512
@@ -59,6 +61,10 @@ class TuneConfig:
     def __post_init__(self) -> None:
         if self.adapter not in ADAPTERS:
             raise ConfigError(f"Unknown adapter {self.adapter!r}. {did_you_mean(self.adapter, ADAPTERS)}".strip())
+        if self.lr_schedule not in ("cosine", "constant"):
+            raise ConfigError(f"lr_schedule must be 'cosine' or 'constant', not {self.lr_schedule!r}.")
+        if not 0 <= self.min_lr_ratio <= 1:
+            raise ConfigError(f"min_lr_ratio must be in [0, 1], not {self.min_lr_ratio!r}.")
         if self.prompt_mode not in ("schema", "none"):
             raise ConfigError(f"prompt_mode must be 'schema' or 'none', not {self.prompt_mode!r}.")
         for name in ("lora_r", "max_steps", "batch_tokens", "max_seq_len", "eval_every", "save_every", "loss_chunk"):
@@ -101,8 +107,8 @@ class TuneConfig:
         presets = {
             "cpu": dict(max_steps=120, batch_tokens=512, max_seq_len=256, lr=2e-3, lora_r=16, lora_alpha=32,
                         warmup_steps=5, prompt_mode="none", max_items=64, facts_ratio=0.5, eval_items=0,
-                        save_every=10, recall_items=24, time_budget_s=780.0,
-                        mome={"n_experts": 32, "router_warmup_steps": 20}),
+                        save_every=10, recall_items=32, time_budget_s=780.0,
+                        mome={"n_experts": 32, "router_warmup_steps": 20, "dispatch": "dense"}),
             "full": dict(max_steps=2000, batch_tokens=65536, max_seq_len=3584, lr=5e-4, lora_r=64, lora_alpha=128,
                          prompt_mode="schema", prompt_budget_tokens=3000, eval_items=0, save_every=200,
                          recall_items=64, bf16_autocast=True, grad_checkpointing=False,

@@ -34,7 +34,11 @@ Progress = t.Callable[[dict[str, t.Any]], None]
 
 @dataclass(frozen=True)
 class Recall:
-    """Exact recall (greedy, free-running) of a sample of the trained items; ``None`` where not measured."""
+    """Exact greedy recall of a sample of the trained items; ``None`` where not measured.
+
+    Measured by :func:`~sqltune.tune.recall.greedy_recall` (one teacher-forced pass per item; the same
+    answer as free-running greedy generation).
+    """
 
     facts: float | None = None
     pairs: float | None = None
@@ -173,7 +177,7 @@ def measure_recall(model: t.Any, tokenizer: t.Any, schema: Schema, items: t.Sequ
                    config: TuneConfig) -> Recall:
     """Exact recall of up to ``recall_items`` trained facts and pairs each (seeded sample), tuned and untuned."""
     from sqltune.prompt import PromptBuilder, PromptConfig
-    from sqltune.tune.recall import exact_recall
+    from sqltune.tune.recall import greedy_recall
 
     if not config.recall_items:
         return Recall()
@@ -187,11 +191,11 @@ def measure_recall(model: t.Any, tokenizer: t.Any, schema: Schema, items: t.Sequ
         sample = rng.sample(unique, min(config.recall_items, len(unique)))
         if not sample:
             continue
-        score, misses = exact_recall(model, tokenizer, builder, sample)
+        score, misses = greedy_recall(model, tokenizer, builder, sample, schema, max_len=config.max_seq_len)
         out[label], out[f"n_{label}"], out[f"{kind}_misses"] = round(score, 4), len(sample), tuple(misses)
         if config.recall_base:
             with _base_only(model):
-                base, _ = exact_recall(model, tokenizer, builder, sample)
+                base, _ = greedy_recall(model, tokenizer, builder, sample, schema, max_len=config.max_seq_len)
             out[f"base_{label}"] = round(base, 4)
     return Recall(**out, seconds=round(time.perf_counter() - start, 2))
 
