@@ -71,3 +71,19 @@ def test_training_and_inference_share_the_prompt(cpg, tmp_path: Path) -> None:  
     prompt, target = b.example("How many orders?", "SELECT count(*) FROM sales.\"OrderHeader\"")
     assert prompt == b.prompt("How many orders?") and prompt.endswith("<assistant>")
     assert target.endswith(tok.eos_token)
+
+
+def test_schema_facts_get_their_own_prompt_apart_from_the_sql_task(cpg, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A fact ("Which column holds X?" → a bare name) trained under the SQL prompt teaches the SQL task to
+    answer with bare names; facts have their own system message, and no schema text."""
+    from tests.tiny import tiny_tokenizer
+
+    tok = tiny_tokenizer(tmp_path)
+    tok.chat_template = "{% for m in messages %}<{{ m.role }}>{{ m.content }}{% endfor %}{% if add_generation_prompt %}<assistant>{% endif %}"
+    b = PromptBuilder(cpg, tok, PromptConfig(budget_tokens=400))
+    q = 'Which column of mdm."SKU" holds the GTIN?'
+    prompt, target = b.example(q, '"GTIN"', "fact")
+    assert prompt == b.fact_prompt(q) != b.prompt(q) and prompt.endswith("<assistant>")
+    assert "SQL" not in prompt and "Schema:" not in prompt and q in prompt
+    assert target == '"GTIN"' + tok.eos_token
+    assert b.example(q, "SELECT 1")[0] == b.prompt(q)  # a pair keeps the SQL prompt

@@ -121,10 +121,25 @@ class PromptBuilder:
             return str(tok.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True))
         return f"{msgs[0]['content']}\n\n{msgs[1]['content']}\nSQL: "
 
-    def example(self, question: str, sql: str) -> tuple[str, str]:
-        """A training example: (prompt, target); the loss falls on the target only."""
+    def example(self, question: str, sql: str, kind: str = "pair") -> tuple[str, str]:
+        """A training example: (prompt, target); the loss falls on the target only.
+
+        ``kind="fact"`` (a schema fact: "Which column of X holds Y?" → ``"COL"``) uses
+        :meth:`fact_prompt`, so the SQL task never learns to answer with a bare fact.
+        """
         eos = getattr(self.tokenizer, "eos_token", None) or ""
-        return self.prompt(question), sql.strip() + eos
+        prompt = self.fact_prompt(question) if kind == "fact" else self.prompt(question)
+        return prompt, sql.strip() + eos
+
+    def fact_prompt(self, question: str) -> str:
+        """The prompt of a schema-fact item: its own system message, no schema text (the fact is the answer)."""
+        msgs = [{"role": "system", "content": f"You state facts about the {self.schema.name} database's schema, "
+                                              "spelled exactly. Answer with the fact only."},
+                {"role": "user", "content": question}]
+        tok = self.tokenizer
+        if tok is not None and getattr(tok, "chat_template", None):
+            return str(tok.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True))
+        return f"{msgs[0]['content']}\n\n{question}\nFact: "
 
     # ------------------------------------------------------------- helpers
     def count_tokens(self, text: str) -> int:

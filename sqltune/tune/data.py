@@ -1,6 +1,7 @@
 """Training items → token ids, labels and per-token weights, in length-bucketed batches.
 
-The prompt is the model layer's (``PromptBuilder.example``), so training and inference match.
+The prompt is the model layer's (``PromptBuilder.example``), so training and inference match; a
+schema fact gets its own prompt (``PromptBuilder.fact_prompt``), apart from the SQL task.
 The loss falls on the target only (the SQL of a pair, the target of a fact); target tokens that
 spell a schema identifier or a categorical value weigh ``identifier_weight`` times more, since
 those are the tokens that must become deterministic.
@@ -81,7 +82,7 @@ def identifier_spans(text: str, schema: Schema, strings: t.Sequence[str] | None 
 
 def encode(item: Item, builder: t.Any, tokenizer: t.Any, schema: Schema, *, identifier_weight: float,
            max_len: int, strings: t.Sequence[str]) -> Encoded:
-    prompt, target = builder.example(item.question, item.target)
+    prompt, target = builder.example(item.question, item.target, item.kind)
     p_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
     enc = tokenizer(target, add_special_tokens=False, return_offsets_mapping=True)
     t_ids, offsets = enc["input_ids"], enc["offset_mapping"]

@@ -102,9 +102,15 @@ class TuneOutcome:
         return self.config.adapter
 
 
+#: The version of how items become training text (prompts, targets); a change retrains finished adapters.
+#: 2: schema facts have their own prompt (``PromptBuilder.fact_prompt``).
+TRAINING_FORMAT = "2"
+
+
 def run_key(base_model: str, config: TuneConfig, items: t.Sequence[Item]) -> dict[str, str]:
-    """What makes two runs the same run: base model, config and data."""
-    return {"base_model": base_model, "config_digest": config.digest(), "data_hash": items_digest(items)}
+    """What makes two runs the same run: base model, config, data and the training format."""
+    return {"base_model": base_model, "config_digest": config.digest(), "data_hash": items_digest(items),
+            "training_format": TRAINING_FORMAT}
 
 
 def finished(folder: str | Path, key: t.Mapping[str, str]) -> TuneOutcome | None:
