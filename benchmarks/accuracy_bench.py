@@ -10,6 +10,11 @@ evaluate on the sample's hand-written evalset (the fixed stratified subset, 10 c
 * **tuned**: the memory-tuned model with no schema text (the schema lives in the weights);
   ``--constrained`` adds the tuned model with schema-constrained decoding.
 
+With two or more samples it also checks **forgetting**: the adapter tuned on one sample, attached to
+the base model, answers the *next* sample's evalset with that sample's schema in the prompt, against
+the untuned model's answers there (the "base" row). Memory tuning should put one schema into the
+weights without costing the model what it could do on another.
+
 Each row reports EX and test-suite accuracy per tier, the invented-identifier rate and seconds per
 question; next to every sample the leakage check (:mod:`sqltune.leakage`) says how close the
 training pairs came to the evalset, so an accuracy gain can't silently be a leak. Everything is
@@ -45,6 +50,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--full", action="store_true", help="All evalset cases instead of 10 per tier.")
     ap.add_argument("--constrained", action="store_true", help="Also the tuned model with constrained decoding.")
     ap.add_argument("--no-suite", action="store_true", help="EX only.")
+    ap.add_argument("--smoke", action="store_true", help="Shrink every step (with a tiny --model folder; a check).")
+    ap.add_argument("--no-forgetting", action="store_true", help="Skip the forgetting check across samples.")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results"), help="Folder for accuracy.json/.md.")
     args = ap.parse_args(argv)
 
@@ -53,11 +60,12 @@ def main(argv: list[str] | None = None) -> int:
 
     started = time.perf_counter()
     results = []
+    jobs = {}
     md = ["# Accuracy: base vs retrieval few-shot vs memory-tuned", ""]
     for sample in [s for s in args.samples.split(",") if s]:
         cfg = JobConfig(sample=sample, model=args.model, preset=args.preset, adapter=args.adapter, pairs=args.pairs,
                         subset=0 if args.full else 10, fewshot=True, shots=args.shots,
-                        constrained=args.constrained, suite=not args.no_suite)
+                        constrained=args.constrained, suite=not args.no_suite, smoke=args.smoke)
         job = main_job(cfg, say=lambda line: print(line, flush=True))
         leak = project_leakage(sample, sample)
         line = leakage_line(leak)
@@ -68,11 +76,13 @@ def main(argv: list[str] | None = None) -> int:
                f"Leakage (training pairs vs evalset): {line}", ""]
         results.append({"sample": sample, "main_job": job.summary, "leakage": leak.to_dict(),
                         "leakage_line": line})
+        jobs[sample] = job
+    forgetting = _forgetting(jobs, md) if len(jobs) > 1 and not args.no_forgetting else []
     doc = {
         "kind": "sqltune.bench.accuracy", "format": 1, "date": time.strftime("%Y-%m-%dT%H:%M:%S"),
         "command": "python benchmarks/accuracy_bench.py " + " ".join(argv if argv is not None else sys.argv[1:]),
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
-        "wall_s": round(time.perf_counter() - started, 1), "results": results,
+        "wall_s": round(time.perf_counter() - started, 1), "results": results, "forgetting": forgetting,
         "higher_is_better": {"ex_strict": True, "ts": True, "invented_identifier_rate": False, "s_per_question": False},
     }
     out = Path(args.out)
@@ -84,6 +94,31 @@ def main(argv: list[str] | None = None) -> int:
     atomic.write_text(out / "accuracy.md", "\n".join(md) + "\n")
     print(f"wrote {out / 'accuracy.json'} and {out / 'accuracy.md'}")
     return 0
+
+
+def _forgetting(jobs: dict, md: list[str]) -> list[dict]:
+    """Each sample's adapter on the next sample's evalset (schema in the prompt) against the untuned base there."""
+    from sqltune.evaluate import evaluate, tier_table
+
+    names = list(jobs)
+    rows = []
+    md += ["## Forgetting", "", "The adapter tuned on one sample, on another sample's evalset with that schema in the "
+           "prompt, against the untuned model there (EX per tier).", ""]
+    for i, tuned_on in enumerate(names):
+        other = names[(i + 1) % len(names)]
+        base = jobs[other].evaluations[0]
+        label = f"base + {tuned_on} adapter"
+        ev = evaluate(other, other, jobs[tuned_on].summary["model"], adapter=jobs[tuned_on].summary["tune"]["adapter_dir"],
+                      config=base.config, label=label)
+        delta = {tier: (None if ev.metric(tier) is None or base.metric(tier) is None
+                        else round(ev.metric(tier) - base.metric(tier), 4))
+                 for tier in ("easy", "medium", "hard", "overall")}
+        print(f"\nforgetting: {tuned_on} adapter on {other}\n{tier_table([base, ev])}\nEX change: {delta}\n", flush=True)
+        md += [f"### {tuned_on} adapter on {other}", "", tier_table([base, ev]), ""]
+        rows.append({"tuned_on": tuned_on, "evaluated_on": other, "ex_change": delta,
+                     "base": {t: base.metric(t) for t in delta}, "with_adapter": {t: ev.metric(t) for t in delta},
+                     "s_per_question": round(ev.predict_s / max(1, len(ev.run.items)), 2), "cached": ev.cached})
+    return rows
 
 
 if __name__ == "__main__":
