@@ -155,6 +155,12 @@ def test_unparseable_sql_is_reported_not_raised() -> None:
     assert inv("").unparseable
 
 
+def test_one_alias_for_two_sources_is_reported_not_raised() -> None:
+    """Model output seen in the main job: sqlglot parses it but cannot scope it (DuckDB refuses it too)."""
+    found = inv("SELECT id FROM customers s JOIN orders s ON true")
+    assert found.unparseable and "Alias already used" in (found.error or "") and not found.clean
+
+
 INVENTED = [
     ("SELECT y.nope FROM (SELECT * FROM customers) y", (), ("y.nope",)),
     ("SELECT n2 FROM (SELECT count(*) FROM orders) t(n)", (), ("n2",)),

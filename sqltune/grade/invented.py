@@ -59,7 +59,8 @@ class Invented:
         columns: Column references as written (``"o.amount"``, ``"amount"``).
         literals: ``(column, value)`` pairs; the column is ``"schema.table.column"``.
         case_mismatches: Unquoted identifiers that resolve only case-insensitively.
-        unparseable: sqlglot could not parse the query (nothing else is then reported).
+        unparseable: sqlglot could not parse the query, or build its scopes (one alias given to two
+            sources); nothing else is then reported.
         error: The parse error.
     """
 
@@ -90,8 +91,11 @@ def invented_identifiers(sql: str, schema: Schema, dialect: str = "duckdb") -> I
     if not trees:
         return Invented(unparseable=True, error="no SQL statement")
     resolver = _Resolver(schema)
-    for tree in trees:
-        resolver.visit(tree)
+    try:
+        for tree in trees:
+            resolver.visit(tree)
+    except sqlglot.errors.SqlglotError as e:  # e.g. one alias for two sources: no scope can be built
+        return Invented(unparseable=True, error=str(e).splitlines()[0] if str(e) else type(e).__name__)
     return resolver.result()
 
 
