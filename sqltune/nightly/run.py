@@ -154,8 +154,9 @@ def run_nightly(config: NightlyConfig, *, predictor: Predictor | None = None, ac
     """
     from sqltune.grade.result_schema import git_hash
 
-    stamp = (now or dt.datetime.now(dt.timezone.utc)).astimezone(dt.timezone.utc).replace(tzinfo=None, microsecond=0)
-    run_id = resume or f"{stamp:%Y%m%dT%H%M%S}-{config.digest()[:6]}"
+    stamp = (now or dt.datetime.now(dt.timezone.utc)).astimezone(dt.timezone.utc).replace(tzinfo=None)
+    # microseconds in the id: two runs within one second (a retry, a CI job) must not take each other for a resume
+    run_id = resume or f"{stamp:%Y%m%dT%H%M%S.%f}-{config.digest()[:6]}"
     if out:
         out_dir = Path(out)
     else:
