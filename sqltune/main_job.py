@@ -20,7 +20,6 @@ sqltune.errors.ConfigError: Unknown main-job option 'samples'. Did you mean 'sam
 from __future__ import annotations
 
 import dataclasses
-import subprocess
 import sys
 import time
 import typing as t
@@ -29,6 +28,7 @@ from pathlib import Path
 
 from sqltune import atomic, home
 from sqltune.errors import check_keys
+from sqltune.grade.result_schema import git_hash
 
 if t.TYPE_CHECKING:
     from sqltune.evaluate import Evaluation
@@ -181,7 +181,7 @@ def main_job(config: JobConfig = JobConfig(), *, say: Say | None = None,
     table = tier_table(evaluations)
     summary = {
         "kind": "sqltune.main_job", "format": 1, "date": time.strftime("%Y-%m-%dT%H:%M:%S"),
-        "command": " ".join(sys.argv), "sqltune_commit": _commit(),
+        "command": " ".join(sys.argv), "sqltune_commit": git_hash(),
         "config": dataclasses.asdict(cfg), "model": str(model), "sample": cfg.sample,
         "schema_fingerprint": ob.schema.fingerprint(), "timings_s": timings,
         "pairs": {"train": ob.train_pairs, "heldout": ob.heldout_pairs},
@@ -210,16 +210,6 @@ def _row(ev: Evaluation) -> dict[str, t.Any]:
     return {"label": ev.label, "config": ev.config.to_dict(), "predict_s": round(ev.predict_s, 1),
             "s_per_question": round(ev.predict_s / max(1, len(ev.run.items)), 2), "cached": ev.cached,
             "tiers": tiers, "report": str(ev.reports["md"]), "predictions": str(ev.predictions)}
-
-
-def _commit() -> str | None:
-    """The git commit of the sqltune checkout running this, when it is one (results name their code)."""
-    try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True, text=True,
-                             timeout=5)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out.stdout.strip() or None if out.returncode == 0 else None
 
 
 def _pct(x: float | None) -> str:

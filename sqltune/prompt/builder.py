@@ -115,11 +115,11 @@ class PromptBuilder:
 
     def prompt(self, question: str, examples: t.Sequence[tuple[str, str]] = ()) -> str:
         """The full prompt string, ending where the model's SQL begins."""
-        msgs = self.messages(question, examples)
-        tok = self.tokenizer
-        if tok is not None and getattr(tok, "chat_template", None):
-            return str(tok.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True))
-        return f"{msgs[0]['content']}\n\n{msgs[1]['content']}\nSQL: "
+        return self._render(self.messages(question, examples), "SQL: ")
+
+    def prompt_for(self, question: str, kind: str = "pair") -> str:
+        """The prompt of a training item: :meth:`fact_prompt` for a schema fact, else :meth:`prompt`."""
+        return self.fact_prompt(question) if kind == "fact" else self.prompt(question)
 
     def example(self, question: str, sql: str, kind: str = "pair") -> tuple[str, str]:
         """A training example: (prompt, target); the loss falls on the target only.
@@ -128,18 +128,21 @@ class PromptBuilder:
         :meth:`fact_prompt`, so the SQL task never learns to answer with a bare fact.
         """
         eos = getattr(self.tokenizer, "eos_token", None) or ""
-        prompt = self.fact_prompt(question) if kind == "fact" else self.prompt(question)
-        return prompt, sql.strip() + eos
+        return self.prompt_for(question, kind), sql.strip() + eos
 
     def fact_prompt(self, question: str) -> str:
         """The prompt of a schema-fact item: its own system message, no schema text (the fact is the answer)."""
         msgs = [{"role": "system", "content": f"You state facts about the {self.schema.name} database's schema, "
                                               "spelled exactly. Answer with the fact only."},
                 {"role": "user", "content": question}]
+        return self._render(msgs, "Fact: ")
+
+    def _render(self, msgs: list[dict[str, str]], cue: str) -> str:
+        """Chat messages as the model's chat template writes them, else as plain text ending in ``cue``."""
         tok = self.tokenizer
         if tok is not None and getattr(tok, "chat_template", None):
             return str(tok.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True))
-        return f"{msgs[0]['content']}\n\n{question}\nFact: "
+        return f"{msgs[0]['content']}\n\n{msgs[1]['content']}\n{cue}"
 
     # ------------------------------------------------------------- helpers
     def count_tokens(self, text: str) -> int:

@@ -32,8 +32,7 @@ def exact_recall(model: t.Any, tokenizer: t.Any, builder: t.Any, items: t.Sequen
     device = next(model.parameters()).device
     for start in range(0, len(items), batch_size):
         chunk = items[start:start + batch_size]
-        prompts = [builder.fact_prompt(it.question) if it.kind == "fact" else builder.prompt(it.question)
-                   for it in chunk]
+        prompts = [builder.prompt_for(it.question, it.kind) for it in chunk]
         enc = tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False).to(device)
         longest = max(len(tokenizer(it.target, add_special_tokens=False)["input_ids"]) for it in chunk)
         with torch.no_grad():
