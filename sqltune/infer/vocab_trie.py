@@ -29,8 +29,9 @@ import typing as t
 
 import numpy as np
 
-from sqltune.infer.sql_state import (ANY_VALUE, DQ, DQ_END, MAX_BLANKS, MAX_FREE, NORMAL, NUMBER, QUAL, SQ, SQ_END,
-                                     TABLE_IN, WORD, WS, Machine, St, is_word_char, is_word_start)
+from sqltune.infer.sql_state import (ANY_VALUE, DQ, DQ_END, GLUE_BAD, GLUE_SAFE, MAX_BLANKS, MAX_FREE, NORMAL, NUMBER,
+                                     QUAL, SQ, SQ_END, TABLE_IN, WORD, WS, Machine, St, glue_state, glue_step,
+                                     is_word_char, is_word_start)
 
 # character-class bits of the characters below a trie node
 _W, _SQ, _DQ, _NL, _OTHER, _BLANK = 1, 2, 4, 8, 16, 32
@@ -267,7 +268,8 @@ class TokenTrie:
         if mode == SQ:
             return s.matcher is None and not bits & _SQ
         if mode == WORD:
-            return s.matcher is not None and s.matcher.free and bits == _W and len(s.buf) + depth <= MAX_FREE
+            return (s.matcher is not None and s.matcher.free and bits == _W and len(s.buf) + depth <= MAX_FREE
+                    and glue_state(s.buf) == GLUE_SAFE)
         if mode == DQ:
             return (s.matcher is not None and s.matcher.qfree and not bits & _DQ
                     and len(s.buf) + depth <= MAX_FREE)
@@ -284,11 +286,13 @@ class TokenTrie:
             bounds[node] = buf
         if mode == WORD:
             parts = []
-            if m.free:  # type: ignore[union-attr]
+            glue = glue_state(buf) if m.free else GLUE_SAFE  # type: ignore[union-attr]
+            if m.free and glue != GLUE_BAD:  # type: ignore[union-attr]
                 budget = MAX_FREE - len(buf)  # any word up to MAX_FREE characters, then only listed names
-                parts.append(self._memo_walk(("free", budget), node, start,
-                                             lambda: self._walk_free(node, start, budget)))
-            if not m.free or len(buf) + self.wdepth[node] > MAX_FREE:  # type: ignore[union-attr]
+                parts.append(self._memo_walk(("free", budget, glue), node, start,
+                                             lambda: self._walk_free(node, start, budget, glue)))
+            # listed names too where a free word may be refused (a glued keyword) or run out of length
+            if not m.free or glue != GLUE_SAFE or len(buf) + self.wdepth[node] > MAX_FREE:  # type: ignore[union-attr]
                 for trie, ci in m.tries:  # type: ignore[union-attr]
                     cur: t.Any = trie
                     for ch in (buf.lower() if ci else buf):
@@ -381,21 +385,26 @@ class TokenTrie:
         self._keep[id(trie)] = trie
         return id(trie)
 
-    def _walk_free(self, node: int, start: bool, budget: int) -> tuple[list[tuple[int, int]], list[tuple[int, str]]]:
-        """Any word characters below ``node`` (a free word), at most ``budget`` of them."""
+    def _walk_free(self, node: int, start: bool, budget: int,
+                   glue: int = GLUE_SAFE) -> tuple[list[tuple[int, int]], list[tuple[int, str]]]:
+        """Any word characters below ``node`` (a free word), at most ``budget`` of them, no glued keyword
+        (``glue``: the :func:`~sqltune.infer.sql_state.glue_state` of the word so far)."""
         got: list[tuple[int, int]] = []
         bounds: list[tuple[int, str]] = []
-        todo = [(node, "", start)]
+        todo = [(node, "", start, glue)]
         while todo:
-            n, path, first = todo.pop()
+            n, path, first, g = todo.pop()
             size = len(path) + 1
             if size > budget:
                 continue
             for ch, child in self.word_kids[n].items():
                 if first and not is_word_start(ch):
                     continue
+                g2 = glue_step(g, ch)
+                if g2 == GLUE_BAD:
+                    continue
                 lo, own, hi = self.lo[child], self.own[child], self.hi[child]
-                if self.below[child] & ~_W == 0 and size + self.wdepth[child] <= budget:
+                if g2 == GLUE_SAFE and self.below[child] & ~_W == 0 and size + self.wdepth[child] <= budget:
                     got.append((lo, hi))  # only word characters below: the whole subtree
                     if self.has_other[child]:
                         bounds.append((child, path + ch))
@@ -405,7 +414,7 @@ class TokenTrie:
                 if self.has_other[child]:
                     bounds.append((child, path + ch))
                 if hi > lo + own:
-                    todo.append((child, path + ch, False))
+                    todo.append((child, path + ch, False, g2))
         return got, bounds
 
     def _walk_trie(self, node: int, cur: t.Any, ci: bool,
