@@ -52,9 +52,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-suite", action="store_true", help="EX only.")
     ap.add_argument("--smoke", action="store_true", help="Shrink every step (with a tiny --model folder; a check).")
     ap.add_argument("--no-forgetting", action="store_true", help="Skip the forgetting check across samples.")
+    ap.add_argument("--forgetting-from", default="", help="Comma-separated samples whose adapter the forgetting check "
+                    "attaches to the next sample (default: every sample).")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results"), help="Folder for accuracy.json/.md.")
     args = ap.parse_args(argv)
 
+    from sqltune.grade.result_schema import git_hash
     from sqltune.leakage import leakage_line, project_leakage
     from sqltune.main_job import JobConfig, main_job
 
@@ -77,10 +80,12 @@ def main(argv: list[str] | None = None) -> int:
         results.append({"sample": sample, "main_job": job.summary, "leakage": leak.to_dict(),
                         "leakage_line": line})
         jobs[sample] = job
-    forgetting = _forgetting(jobs, md) if len(jobs) > 1 and not args.no_forgetting else []
+    only = [s for s in args.forgetting_from.split(",") if s]
+    forgetting = _forgetting(jobs, md, only) if len(jobs) > 1 and not args.no_forgetting else []
     doc = {
         "kind": "sqltune.bench.accuracy", "format": 1, "date": time.strftime("%Y-%m-%dT%H:%M:%S"),
         "command": "python benchmarks/accuracy_bench.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "sqltune_commit": git_hash(),
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
         "wall_s": round(time.perf_counter() - started, 1), "results": results, "forgetting": forgetting,
         "higher_is_better": {"ex_strict": True, "ts": True, "invented_identifier_rate": False, "s_per_question": False},
@@ -96,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _forgetting(jobs: dict, md: list[str]) -> list[dict]:
+def _forgetting(jobs: dict, md: list[str], only: list[str] | None = None) -> list[dict]:
     """Each sample's adapter on the next sample's evalset (schema in the prompt) against the untuned base there."""
     from sqltune.evaluate import evaluate, tier_table
 
@@ -105,6 +110,8 @@ def _forgetting(jobs: dict, md: list[str]) -> list[dict]:
     md += ["## Forgetting", "", "The adapter tuned on one sample, on another sample's evalset with that schema in the "
            "prompt, against the untuned model there (EX per tier).", ""]
     for i, tuned_on in enumerate(names):
+        if only and tuned_on not in only:
+            continue
         other = names[(i + 1) % len(names)]
         base = jobs[other].evaluations[0]
         label = f"base + {tuned_on} adapter"
