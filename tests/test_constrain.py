@@ -356,6 +356,10 @@ def test_a_keyword_glued_to_the_next_word_is_no_alias() -> None:
     ("SELECT CAST(amount AS DECIMAL(10, 2)) FROM orders", True),
     ("SELECT CAST(amount) FROM orders", False),  # CAST needs AS type
     ("SELECT CAST(amount AS INT AS INT) FROM orders", False),
+    ("SELECT CAST(amount AS amount_x FROM orders", False),  # an alias is no type
+    ("SELECT amount::INTEGER, CAST(id AS VARCHAR) FROM orders", True),
+    ("SELECT CAST(sum(amount) AS DOUBLE FROM orders", False),  # no query FROM inside parentheses
+    ("SELECT id FROM orders WHERE id > 1 FROM customers", False),  # nor after WHERE
 ])
 def test_clause_order_and_cast(sql: str, ok: bool) -> None:
     """Found in a tuned model's constrained output: LIMIT 100 LIMIT 200, an IN list running into ORDER BY,

@@ -141,6 +141,7 @@ FOLLOW: dict[str, frozenset[str]] = {
 }
 _OPERAND_KW = _ws("null true false unknown end current_date current_time current_timestamp localtime localtimestamp "
                   "asc desc first last row preceding following isnull notnull")
+_FROM = _ws("from")
 _OPS2 = frozenset("<= >= <> != == || << >> //".split())
 #: The order of a query's clauses after FROM; each comes at most once (``END``: after both LIMIT and OFFSET).
 CLAUSE_RANK = {"WHERE": 1, "GROUP": 2, "HAVING": 3, "WINDOW": 4, "QUALIFY": 5, "ORDER": 6, "LIMIT": 7, "OFFSET": 7,
@@ -207,6 +208,22 @@ def glue_state(word: str) -> int:
         if state < 0:
             break
     return state
+
+
+@functools.lru_cache(maxsize=1)
+def type_names() -> frozenset[str]:
+    """DuckDB's type names (lower case, one word each: ``integer``, ``decimal``, ``varchar``, ``timestamptz`` …)."""
+    names = set(_ws("boolean tinyint smallint integer int bigint hugeint real float double decimal numeric varchar text "
+                    "char string date time timestamp timestamptz interval blob uuid json"))
+    try:
+        import duckdb
+
+        con = duckdb.connect()
+        names |= {r[0].lower() for r in con.execute("SELECT DISTINCT type_name FROM duckdb_types()").fetchall()}
+        con.close()
+    except Exception:  # pragma: no cover - duckdb is a dependency
+        pass
+    return frozenset(n for n in names if _PLAIN.match(n))
 
 
 @functools.lru_cache(maxsize=1)
@@ -863,6 +880,9 @@ class Machine:
                 excl |= (CLAUSE_END - ({"order"} if inner in ("OVER", "FUNC") else NOTHING)) | JOIN_FAMILY
             elif self._frame(st.stack).clause != "FROM":
                 excl |= JOIN_FAMILY
+            if not self._at_frame_level(st.stack) and st.stack[-1].kind != "FUNC" or (
+                    self._at_frame_level(st.stack) and self._frame(st.stack).clause != "SELECT"):
+                excl |= _FROM  # an infix FROM only in a call (substring(x FROM 1)); a query's FROM only after SELECT
             return cat.matcher(kw=("opd",), exclude=excl)
         if ctx == KW:  # (WITHIN GROUP is no GROUP BY: not held back by the FROM clause)
             excl = NOTHING if st.arg[0] is FOLLOW["within"] else self._end_exclusions(st)
@@ -888,8 +908,10 @@ class Machine:
             return cat.matcher(extra=FROM_KW - {"as"}, exclude=NOTHING if self._frame_end_ok(st.stack) else CLAUSE_END)
         if ctx in (SEL_ALIAS, CTE_NAME, COLDEF, OVER_NEXT):
             return cat.matcher(free=True, free_exclude=RESERVED)
-        if ctx == TYPE:
-            return cat.matcher(free=True)
+        if ctx == TYPE:  # a DuckDB type after AS / ::, so an alias cannot pass for one: CAST(x AS avg_x
+            if st.prev == "collate" or st.stack[-1].kind == "TYPEARGS":  # a collation, STRUCT(a INT) fields
+                return cat.matcher(free=True)
+            return None if quoted else cat.matcher(extra=type_names())
         if ctx == USING:
             cols = self._using_columns(st)
             return cat.matcher(frozenset(c for c in cols if bare_ok(c)), cols)
