@@ -392,6 +392,12 @@ def test_masks_refuse_glued_keywords_as_the_machine_does(tok: t.Any) -> None:
     st = proc.state(tuple(tok.encode("SELECT id FROM orders WHERE")))
     glued = [i for i in range(len(tok)) if (txt := tok.decode([i])) and txt[0].isalnum()]
     assert glued and not proc.mask(st)[glued].any()  # nothing glued straight onto WHERE
+    # where WHERE cannot come (name is no column of orders: the FROM clause must go on), the word WHERE
+    # cannot begin an alias either: it could only be glued on, a dead end (found in a tuned model's output)
+    st = proc.state(tuple(tok.encode("SELECT name FROM orders")))
+    where = [i for i in range(len(tok)) if tok.decode([i]).strip().upper() == "WHERE"]
+    assert where and not proc.mask(st)[where].any()
+    assert proc.mask(st)[[i for i in range(len(tok)) if tok.decode([i]).strip().upper() == "JOIN"]].any()
 
 
 # ----------------------------------------------------------------------------------- 4. batches and beams

@@ -160,12 +160,13 @@ GLUE_SAFE, GLUE_BAD = -1, -2
 
 
 @functools.lru_cache(maxsize=1)
-def _glue_dfa() -> tuple[list[dict[str, int]], list[bool]]:
-    """The trie of every keyword and function name in capitals; a node marks whether it ends a :data:`GLUE_KW`."""
-    words = {w.upper() for w in RESERVED | OPD_KW | EXPR_KW | frozenset(NEED_KW) | DATE_PARTS | GLUE_KW | _OPERAND_KW
-             | frozenset().union(*FOLLOW.values()) | sql_functions()}
+def _glue_dfa() -> tuple[list[dict[str, int]], list[bool], list[str]]:
+    """The trie of every keyword and function name in capitals; a node marks whether it ends a :data:`GLUE_KW`
+    (and knows its path)."""
+    words = {w.upper() for w in _glue_vocab()}
     kids: list[dict[str, int]] = [{}]
     glue = [False]
+    paths = [""]
     for w in words:
         node = 0
         for ch in w:
@@ -174,10 +175,33 @@ def _glue_dfa() -> tuple[list[dict[str, int]], list[bool]]:
                 nxt = kids[node][ch] = len(kids)
                 kids.append({})
                 glue.append(False)
+                paths.append(paths[node] + ch)
             node = nxt
         if w.lower() in GLUE_KW:
             glue[node] = True
-    return kids, glue
+    return kids, glue, paths
+
+
+@functools.lru_cache(maxsize=1)
+def glue_words() -> tuple[str, ...]:
+    """The keywords and function names (in capitals) that begin with a :data:`GLUE_KW` (``WHERE``, ``NOTNULL``)."""
+    return tuple(sorted(w for w in (v.upper() for v in _glue_vocab()) if glue_fired(glue_state(w))))
+
+
+@functools.lru_cache(maxsize=1)
+def _glue_vocab() -> frozenset[str]:
+    return frozenset(RESERVED | OPD_KW | EXPR_KW | frozenset(NEED_KW) | DATE_PARTS | GLUE_KW | _OPERAND_KW
+                     | frozenset().union(*FOLLOW.values()) | sql_functions())
+
+
+def glue_fired(state: int) -> bool:
+    """Whether a free word in this glue state spells a :data:`GLUE_KW` (then only a keyword may follow)."""
+    return state >= 0 and state % 2 == 1
+
+
+def glue_path(state: int) -> str:
+    """The capitals a live glue state has read."""
+    return _glue_dfa()[2][state // 2]
 
 
 def glue_step(state: int, ch: str) -> int:
@@ -187,7 +211,7 @@ def glue_step(state: int, ch: str) -> int:
     """
     if state < 0:
         return state
-    kids, glue = _glue_dfa()
+    kids, glue, _ = _glue_dfa()
     node, fired = divmod(state, 2)
     nxt = kids[node].get(ch)
     if nxt is None:
@@ -405,7 +429,7 @@ class Matcher:
     """
 
     __slots__ = ("bare", "quoted", "kw", "extra", "free", "exclude", "free_exclude", "values", "qfree", "id",
-                 "kwset", "tries", "qtries", "vtrie")
+                 "kwset", "tries", "qtries", "vtrie", "_glue_ok")
 
     def __init__(self, bare: tuple[frozenset[str], ...], quoted: tuple[frozenset[str], ...], kw: tuple[str, ...],
                  extra: frozenset[str], free: bool, exclude: frozenset[str], free_exclude: frozenset[str],
@@ -425,6 +449,21 @@ class Matcher:
         self.tries = tuple(tries)
         self.qtries = tuple(_qtrie(p) for p in quoted if p)
         self.vtrie = _trie(frozenset(v.replace("'", "''") for v in values)) if values is not None else None
+        self._glue_ok: frozenset[str] | None = None
+
+    def glue_key(self) -> frozenset[str]:
+        """The beginnings (in capitals) of the keywords glued words may still become here: ``WHERE`` after a
+        table only where the query may go on with WHERE (else a free word ``WHERE…`` is a dead end)."""
+        if self._glue_ok is None:
+            ok = [w for w in glue_words() if self.complete(w)]
+            self._glue_ok = frozenset(w[:i] for w in ok for i in range(1, len(w) + 1))
+        return self._glue_ok
+
+    def glue_viable(self, state: int) -> bool:
+        """Whether a free word in glue ``state`` can still end as an allowed word (listed names aside)."""
+        if state < 0:
+            return state != GLUE_BAD
+        return not glue_fired(state) or glue_path(state) in self.glue_key()
 
     def __hash__(self) -> int:
         return self.id
@@ -465,7 +504,7 @@ class Matcher:
 
     def prefix_ok(self, word: str) -> bool:
         if self.free:  # any word, but no keyword glued to the next one (unless a listed name)
-            return glue_state(word) != GLUE_BAD or self.prefix_ok_strict(word)
+            return self.glue_viable(glue_state(word)) or self.prefix_ok_strict(word)
         cur: tuple[t.Any, ...] | None = self.start()
         for ch in word:
             cur = self.advance(cur, ch)  # type: ignore[arg-type]

@@ -287,10 +287,11 @@ class TokenTrie:
         if mode == WORD:
             parts = []
             glue = glue_state(buf) if m.free else GLUE_SAFE  # type: ignore[union-attr]
-            if m.free and glue != GLUE_BAD:  # type: ignore[union-attr]
+            if m.free and m.glue_viable(glue):  # type: ignore[union-attr]
                 budget = MAX_FREE - len(buf)  # any word up to MAX_FREE characters, then only listed names
-                parts.append(self._memo_walk(("free", budget, glue), node, start,
-                                             lambda: self._walk_free(node, start, budget, glue)))
+                gkey = None if glue == GLUE_SAFE else m.glue_key()  # type: ignore[union-attr]
+                parts.append(self._memo_walk(("free", budget, glue, gkey), node, start,
+                                             lambda: self._walk_free(node, start, budget, glue, m)))
             # listed names too where a free word may be refused (a glued keyword) or run out of length
             if not m.free or glue != GLUE_SAFE or len(buf) + self.wdepth[node] > MAX_FREE:  # type: ignore[union-attr]
                 for trie, ci in m.tries:  # type: ignore[union-attr]
@@ -385,10 +386,11 @@ class TokenTrie:
         self._keep[id(trie)] = trie
         return id(trie)
 
-    def _walk_free(self, node: int, start: bool, budget: int,
-                   glue: int = GLUE_SAFE) -> tuple[list[tuple[int, int]], list[tuple[int, str]]]:
+    def _walk_free(self, node: int, start: bool, budget: int, glue: int = GLUE_SAFE,
+                   m: t.Any = None) -> tuple[list[tuple[int, int]], list[tuple[int, str]]]:
         """Any word characters below ``node`` (a free word), at most ``budget`` of them, no glued keyword
-        (``glue``: the :func:`~sqltune.infer.sql_state.glue_state` of the word so far)."""
+        (``glue``: the :func:`~sqltune.infer.sql_state.glue_state` of the word so far; ``m`` says which keywords
+        a glued word may still become)."""
         got: list[tuple[int, int]] = []
         bounds: list[tuple[int, str]] = []
         todo = [(node, "", start, glue)]
@@ -401,7 +403,7 @@ class TokenTrie:
                 if first and not is_word_start(ch):
                     continue
                 g2 = glue_step(g, ch)
-                if g2 == GLUE_BAD:
+                if g2 == GLUE_BAD or (g2 >= 0 and not m.glue_viable(g2)):
                     continue
                 lo, own, hi = self.lo[child], self.own[child], self.hi[child]
                 if g2 == GLUE_SAFE and self.below[child] & ~_W == 0 and size + self.wdepth[child] <= budget:
