@@ -321,6 +321,10 @@ def test_spelling_rules() -> None:
     assert not m.accepts("SELECT id FROM customers c JOIN orders o ON o.customer_id = c.idx")
     assert m.accepts("WITH t AS (SELECT id AS n FROM orders) SELECT n FROM t")
     assert not m.accepts("WITH t AS (SELECT id AS n FROM orders) SELECT id FROM t")
+    # one alias for two sources: DuckDB takes it, but o.id is then ambiguous (and the grader cannot scope it)
+    assert not m.accepts("SELECT o.id FROM orders AS o JOIN customers AS o ON TRUE")
+    assert not m.accepts("SELECT o.id FROM orders o JOIN customers o ON TRUE")
+    assert m.accepts("SELECT o.id FROM orders AS o JOIN customers AS c ON c.id = o.customer_id")
 
 
 def test_a_keyword_glued_to_the_next_word_is_no_alias() -> None:

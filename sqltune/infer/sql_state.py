@@ -1264,11 +1264,15 @@ class Machine:
         return dom is None or p.lit in dom
 
     def _alias_exclusions(self, st: St) -> frozenset[str]:
+        """Names the current source may not take: one already given to another source of this FROM clause
+        (``… AS s JOIN … AS s``: DuckDB takes it, but every ``s.`` is then ambiguous), or a pending qualifier
+        it lacks columns for."""
         frame = self._frame(st.stack)
         cur = frame.cur
+        taken = frozenset(src.name.lower() for src in frame.sources if src.name)
         if cur is None or cur.cols is None:
-            return NOTHING
-        return frozenset(p.qual.lower() for p in frame.pending if p.qual is not None and not self._fits(cur, p))
+            return taken
+        return taken | frozenset(p.qual.lower() for p in frame.pending if p.qual is not None and not self._fits(cur, p))
 
     def _end_exclusions(self, st: St) -> frozenset[str]:
         if self._at_frame_level(st.stack) and not self._frame_end_ok(st.stack):
