@@ -239,31 +239,30 @@ def type_names() -> frozenset[str]:
     """DuckDB's type names (lower case, one word each: ``integer``, ``decimal``, ``varchar``, ``timestamptz`` …)."""
     names = set(_ws("boolean tinyint smallint integer int bigint hugeint real float double decimal numeric varchar text "
                     "char string date time timestamp timestamptz interval blob uuid json"))
+    names |= _duckdb_names("SELECT DISTINCT type_name FROM duckdb_types()")
+    return frozenset(n for n in names if _PLAIN.match(n))
+
+
+def _duckdb_names(sql: str) -> set[str]:
+    """The first column of a query on DuckDB's catalog, in lower case (empty if it cannot run)."""
     try:
         import duckdb
 
         con = duckdb.connect()
-        names |= {r[0].lower() for r in con.execute("SELECT DISTINCT type_name FROM duckdb_types()").fetchall()}
-        con.close()
+        try:
+            return {r[0].lower() for r in con.execute(sql).fetchall()}
+        finally:
+            con.close()
     except Exception:  # pragma: no cover - duckdb is a dependency
-        pass
-    return frozenset(n for n in names if _PLAIN.match(n))
+        return set()
 
 
 @functools.lru_cache(maxsize=1)
 def sql_functions() -> frozenset[str]:
     """Function names (lower case) known to DuckDB or sqlglot; they must be followed by ``(``."""
     names = set(_ws("columns count sum avg min max coalesce nullif if list struct_pack"))
-    try:
-        import duckdb
-
-        con = duckdb.connect()
-        rows = con.execute("SELECT DISTINCT function_name FROM duckdb_functions() "
-                           "WHERE function_type IN ('scalar', 'aggregate', 'macro', 'window')").fetchall()
-        con.close()
-        names |= {r[0].lower() for r in rows}
-    except Exception:  # pragma: no cover - duckdb is a dependency
-        pass
+    names |= _duckdb_names("SELECT DISTINCT function_name FROM duckdb_functions() "
+                           "WHERE function_type IN ('scalar', 'aggregate', 'macro', 'window')")
     from sqlglot.dialects.duckdb import DuckDB
 
     names |= {k.lower() for k in DuckDB.Parser.FUNCTIONS}
