@@ -9,16 +9,18 @@ N per tier), one model (default: the embedded default) answers every question th
 * **constrained**: the same with schema-constrained decoding (:mod:`sqltune.infer.constrain`);
 * **k-shot** and **k-shot constrained**: plus the ``--shots`` most similar verified question/SQL
   pairs retrieved from the project's generated training pairs
-  (``SQLTUNE_HOME/projects/<evalset>/pairs``, for a project built from the same sample). Without
-  such pairs these two are skipped, and the report says so.
+  (``SQLTUNE_HOME/projects/<evalset>/pairs``, for a project onboarded from the same sample, as the
+  main job does). Without such pairs these two are skipped, and the report says so.
 
-Each is graded with :func:`sqltune.grade.evaluate_predictions` (EX, test-suite accuracy with
-``--no-suite`` to skip it, invented-identifier rate, per tier). Reported: those per tier, seconds per
-question, and for constrained rows the overhead ratio (seconds per question against the same
-configuration unconstrained) and the constraint processor's own share of the decoding time.
-Predictions are cached under ``benchmarks/out/infer/`` by a hash of everything that shapes them
-(model, evalset cases, configuration, decoding options, schema fingerprint, few-shot pairs), so a
-re-run only grades (cached seconds are the ones measured when they were made). Prints a table and
+Each row is one :func:`sqltune.evaluate.evaluate` call (EX, test-suite accuracy unless
+``--no-suite``, invented-identifier rate, per tier), labelled as the main job labels its rows.
+Predictions are cached by evaluate's hash of everything that shapes them (model, evalset cases,
+configuration, decoding options, schema fingerprint) under the project's ``runs/`` folder, so a
+main job or accuracy benchmark run in the same ``SQLTUNE_HOME`` has already paid for the ``base``
+and few-shot rows, and an interrupted run resumes after the last finished batch. Reported: those
+metrics per tier, seconds per question (cached seconds are the ones measured when they were made),
+and for constrained rows the overhead ratio (seconds per question against the same configuration
+unconstrained) and the constraint processor's own share of the decoding time. Prints a table and
 writes ``benchmarks/results/infer.json`` and ``infer.md`` (``infer-limitN`` with ``--limit``).
 
 Run: ``python benchmarks/infer_bench.py`` (2 cores, default model: about an hour or two; a quick
@@ -28,9 +30,6 @@ check: ``--limit 1 --model smollm2-135m``).
 from __future__ import annotations
 
 import argparse
-import dataclasses
-import hashlib
-import json
 import os
 import platform
 import sys
@@ -45,87 +44,32 @@ TIERS = ("easy", "medium", "hard", "overall")
 METRICS = ("ex_strict", "ts", "invented_identifier_rate")
 
 
-@dataclasses.dataclass(frozen=True)
-class Config:
-    """One row of the table: what shapes the predictions."""
-
-    constrained: bool = False
-    shots: int = 0
-    candidates: int = 1
-    max_new_tokens: int = 160
-    batch_size: int = 4
-
-    @property
-    def label(self) -> str:
-        parts = [f"{self.shots}-shot" if self.shots else "base"]
-        if self.constrained:
-            parts.append("constrained")
-        return " ".join(parts)
-
-
-def few_shot_pairs(name: str, schema: t.Any) -> tuple[list[tuple[str, str]], str]:
-    """The training pairs of project ``name`` (if it was built from the same schema) and a note on them."""
+def target_for(name: str, schema: t.Any) -> tuple[str, str]:
+    """The project to evaluate in (its generated pairs feed few-shot), or the bare sample, and a note."""
     from sqltune import home, project
     from sqltune.errors import SqltuneError
-    from sqltune.generate.files import load_pairs
 
-    folder = home.project_dir(name) / "pairs"
-    if not (folder / "pairs.jsonl").is_file():
-        return [], f"no generated pairs for {name} (run `sqltune generate {name}`): few-shot rows skipped"
+    if not (home.project_dir(name) / "pairs" / "pairs.jsonl").is_file():
+        return f"sample:{name}", f"no generated pairs for {name} (run `sqltune generate {name}`): few-shot rows skipped"
     try:
         snap = project.load_snapshot(name)
-        _, pairs = load_pairs(folder)
     except SqltuneError as e:
-        return [], f"the pairs of project {name} cannot be read ({e}): few-shot rows skipped"
+        return f"sample:{name}", f"project {name} cannot be read ({e}): few-shot rows skipped"
     if snap.fingerprint() != schema.fingerprint():
-        return [], f"project {name} has another schema than the sample: few-shot rows skipped"
-    train = [(p.question, p.sql) for p in pairs if p.split == "train"]
-    return train, f"{len(train)} training pairs of project {name}"
+        return f"sample:{name}", f"project {name} has another schema than the sample: few-shot rows skipped"
+    return name, f"project {name} (its generated training pairs feed few-shot)"
 
 
-def cache_key(model: str, ev: t.Any, cfg: Config, schema: t.Any, examples: list[tuple[str, str]]) -> str:
-    blob = json.dumps({"model": model, "evalset": ev.name, "version": ev.version, "cases": [c.id for c in ev.cases],
-                       "config": dataclasses.asdict(cfg), "schema": schema.fingerprint(),
-                       "examples": hashlib.sha256(json.dumps(examples).encode()).hexdigest() if cfg.shots else None},
-                      sort_keys=True)
-    return hashlib.sha256(blob.encode()).hexdigest()[:12]
+def configs(shots: int, few_shot: bool, common: dict[str, t.Any]) -> list[tuple[str, t.Any]]:
+    """The rows, labelled as the main job labels them (so a main job's cached predictions are reused)."""
+    from sqltune.evaluate import EvalConfig
 
-
-def predict(model: t.Any, schema: t.Any, ev: t.Any, cfg: Config, examples: list[tuple[str, str]],
-            folder: Path) -> dict[str, t.Any]:
-    """Predictions (cached in ``folder``) and how long they took."""
-    from sqltune import atomic
-    from sqltune.infer import DecodeConfig, Text2SQL
-    from sqltune.infer.predict import predict_evalset
-
-    preds, meta = folder / "predictions.jsonl", folder / "predict.json"
-    if preds.is_file() and meta.is_file():
-        done = {json.loads(line)["id"] for line in preds.read_text(encoding="utf-8").splitlines() if line.strip()}
-        if done >= {c.id for c in ev.cases}:
-            return dict(json.loads(meta.read_text()), cached=True)
-    decode = DecodeConfig(max_new_tokens=cfg.max_new_tokens, num_candidates=cfg.candidates, num_beams=cfg.candidates,
-                          batch_size=cfg.batch_size)
-    bot = Text2SQL(schema, model, constrained=cfg.constrained, decode=decode, examples=examples, shots=cfg.shots)
-    procs: list[t.Any] = []
-    if cfg.constrained:  # keep the processors, for their own timing
-        make = bot._constraint_factory
-
-        def factory() -> t.Callable[[int], t.Any]:
-            inner = make()
-            return lambda n: procs.append(inner(n)) or procs[-1]
-
-        bot._constraint_factory = factory  # type: ignore[method-assign]
-    t0 = time.perf_counter()
-    try:
-        predict_evalset(bot, ev, preds)
-    finally:
-        bot.close()
-    seconds = time.perf_counter() - t0
-    info = {"seconds": round(seconds, 2), "cases": len(ev.cases),
-            "processor_s": round(sum(p.stats["seconds"] for p in procs), 3),
-            "masks_computed": sum(p.stats["masks_computed"] for p in procs)}
-    atomic.write_json(meta, info)
-    return dict(info, cached=False)
+    rows = []
+    for k in ([0, shots] if few_shot and shots else [0]):
+        name = f"base + {k}-shot retrieval" if k else "base"
+        rows.append((name, EvalConfig(**common, shots=k)))
+        rows.append((f"{name}, constrained", EvalConfig(**common, shots=k, constrained=True)))
+    return rows
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -136,15 +80,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--limit", type=int, default=None, help="Cases per tier (a quick run).")
     ap.add_argument("--shots", type=int, default=3)
     ap.add_argument("--candidates", type=int, default=1, help="Beam candidates per question.")
-    ap.add_argument("--max-new-tokens", type=int, default=160)
+    ap.add_argument("--max-new-tokens", type=int, default=128, help="Decoding budget (the main job's default).")
+    ap.add_argument("--batch-size", type=int, default=8, help="Questions decoded together (the main job's default).")
     ap.add_argument("--no-suite", action="store_true", help="EX only (no test-suite accuracy).")
     ap.add_argument("--threads", type=int, default=None, help="torch threads on CPU (default: torch's).")
     ap.add_argument("--out", default=None, help="Results file (default: benchmarks/results/infer[-limitN].json).")
     args = ap.parse_args(argv)
 
     from sqltune import atomic
-    from sqltune.evalset import load_evalset, stratified_subset
-    from sqltune.grade import evaluate_predictions
+    from sqltune.evalset import load_evalset
+    from sqltune.evaluate import evaluate
     from sqltune.models import DEFAULT_MODEL, load_model
     from sqltune.targets import resolve_target
 
@@ -156,45 +101,39 @@ def main(argv: list[str] | None = None) -> int:
     model_name = args.model or DEFAULT_MODEL
     model = load_model(model_name)
     per_tier = 0 if args.full else (args.limit or 10)
-    cache = ROOT / "benchmarks" / "out" / "infer"
+    common = dict(subset=per_tier, candidates=args.candidates, max_new_tokens=args.max_new_tokens,
+                  batch_size=args.batch_size, suite=not args.no_suite)
     rows: list[dict[str, t.Any]] = []
     notes: list[str] = []
     for name in [e for e in args.evalsets.split(",") if e]:
         ev = load_evalset(name)
-        if per_tier:
-            ev = stratified_subset(ev, per_tier)
-        db, schema = resolve_target(sample=ev.sample)
-        if not schema.execution_db:
-            schema = dataclasses.replace(schema, execution_db=str(db))
-        examples, note = few_shot_pairs(name, schema) if args.shots else ([], "few-shot off (--shots 0)")
+        _, schema = resolve_target(sample=ev.sample)
+        target, note = target_for(name, schema)
         notes.append(f"{name}: {note}")
-        print(f"{name}: {len(ev.cases)} cases; {note}", flush=True)
-        configs = [Config(constrained=c, shots=s, candidates=args.candidates, max_new_tokens=args.max_new_tokens)
-                   for s in ([0, args.shots] if examples else [0]) for c in (False, True)]
+        print(f"{name}: {note}", flush=True)
         base_s: dict[int, float] = {}
-        for cfg in configs:
-            key = cache_key(model_name, ev, cfg, schema, examples)
-            folder = cache / f"{name}-{cfg.label.replace(' ', '-')}-{key}"
-            info = predict(model, schema, ev, cfg, examples if cfg.shots else [], folder)
-            run = evaluate_predictions(ev, folder / "predictions.jsonl", db, schema=schema, suite=not args.no_suite)
-            per_q = info["seconds"] / max(info["cases"], 1)
+        for label, cfg in configs(args.shots, not target.startswith("sample:"), common):
+            res = evaluate(target, name, model, config=cfg, label=label,
+                           progress=lambda stage, k, n, label=label: print(f"  {label}: {k}/{n} {stage}d", flush=True)
+                           if stage == "predict" else None)
+            cases = len(res.run.items)
+            per_q = res.predict_s / max(cases, 1)
             if not cfg.constrained:
                 base_s[cfg.shots] = per_q
-            row: dict[str, t.Any] = {"evalset": name, "config": cfg.label, **dataclasses.asdict(cfg),
-                                     "cases": len(ev.cases), "s_per_question": round(per_q, 2),
-                                     "cached": info["cached"], "predictions": str(folder.relative_to(ROOT))}
+            row: dict[str, t.Any] = {"evalset": name, "config": label, **cfg.to_dict(), "cases": cases,
+                                     "s_per_question": round(per_q, 2), "cached": res.cached,
+                                     "predictions": str(res.predictions)}
             for tier in TIERS:
-                stats = run.aggregates.get(tier)
                 for m in METRICS:
-                    metric = stats.metrics.get(m) if stats else None
-                    row[f"{m}.{tier}"] = None if metric is None or metric.value is None else round(metric.value, 4)
-            if cfg.constrained and cfg.shots in base_s:
-                row["overhead_ratio"] = round(per_q / base_s[cfg.shots], 3) if base_s[cfg.shots] else None
-                share = info.get("processor_s", 0.0) / info["seconds"] if info["seconds"] else None
-                row["processor_share"] = None if share is None else round(share, 4)
+                    v = res.metric(tier, m)
+                    row[f"{m}.{tier}"] = None if v is None else round(v, 4)
+            if cfg.constrained:
+                row["overhead_ratio"] = round(per_q / base_s[cfg.shots], 3) if base_s.get(cfg.shots) else None
+                proc = res.extra.get("constraint", {}).get("seconds")
+                row["processor_share"] = round(proc / res.predict_s, 4) if proc is not None and res.predict_s else None
             rows.append(row)
-            print(f"  {cfg.label}: EX {row['ex_strict.overall']}, invented {row['invented_identifier_rate.overall']}, "
-                  f"{per_q:.1f} s/question{' (cached)' if info['cached'] else ''}", flush=True)
+            print(f"  {label}: EX {row['ex_strict.overall']}, invented {row['invented_identifier_rate.overall']}, "
+                  f"{per_q:.1f} s/question{' (cached)' if res.cached else ''}", flush=True)
 
     table = markdown_table(rows, suite=not args.no_suite)
     print("\n" + table)

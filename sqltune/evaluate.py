@@ -125,14 +125,22 @@ def evaluate(target: str, evalset: str | Evalset, model: str | Model | None = No
     preds = folder / "predictions.jsonl"
     cached = _complete(preds, [c.id for c in ev.cases])
     predict_s = 0.0
+    extra: dict[str, t.Any] = {}
     if not cached:
+        from sqltune.infer.predict import resumed_seconds
+
+        before = resumed_seconds(preds)
         t0 = time.perf_counter()
-        _predict(schema, ev, model if model is not None else DEFAULT_MODEL, model_adapter, config, preds, project_dir,
-                 progress)
-        predict_s = time.perf_counter() - t0
-        atomic.write_json(folder / "predict.json", {"seconds": round(predict_s, 2), "cases": len(ev.cases)})
+        stats = _predict(schema, ev, model if model is not None else DEFAULT_MODEL, model_adapter, config, preds,
+                         project_dir, progress)
+        predict_s = time.perf_counter() - t0 + before
+        extra = {"constraint": stats} if config.constrained else {}
+        atomic.write_json(folder / "predict.json", {"seconds": round(predict_s, 2), "cases": len(ev.cases),
+                                                    "resumed_s": round(before, 2), **extra})
     elif (folder / "predict.json").is_file():
-        predict_s = float(json.loads((folder / "predict.json").read_text())["seconds"])
+        meta = json.loads((folder / "predict.json").read_text())
+        predict_s = float(meta["seconds"])
+        extra = {"constraint": meta["constraint"]} if "constraint" in meta else {}
 
     def graded(*_: t.Any) -> None:
         graded.n += 1  # type: ignore[attr-defined]
@@ -143,7 +151,7 @@ def evaluate(target: str, evalset: str | Evalset, model: str | Model | None = No
     run = evaluate_predictions(ev, preds, db, schema=schema, suite=config.suite, k=config.k, progress=graded)
     reports = write_reports(run, folder)
     return Evaluation(run=run, label=label, predictions=preds, reports=reports, config=config,
-                      predict_s=predict_s, cached=cached)
+                      predict_s=predict_s, cached=cached, extra=extra)
 
 
 def tier_table(evaluations: t.Sequence[Evaluation], metrics: t.Sequence[str] = ("ex_strict", "ts")) -> str:
@@ -188,7 +196,8 @@ def _target(target: str) -> tuple[Schema, Path, Path | None]:
 
 
 def _predict(schema: Schema, ev: Evalset, model: t.Any, adapter: str | None, config: EvalConfig, out: Path,
-             project_dir: Path | None, progress: t.Callable[[str, int, int], None] | None) -> None:
+             project_dir: Path | None, progress: t.Callable[[str, int, int], None] | None) -> dict[str, float]:
+    """Write the predictions; return the constraint's totals (seconds, masks computed, dead ends)."""
     from sqltune.infer import DecodeConfig, Text2SQL
     from sqltune.infer.predict import predict_evalset
     from sqltune.prompt import PromptConfig
@@ -212,6 +221,7 @@ def _predict(schema: Schema, ev: Evalset, model: t.Any, adapter: str | None, con
         predict_evalset(bot, ev, out, progress=tick)
     finally:
         bot.close()
+    return {k: round(v, 3) for k, v in bot.constraint_stats.items()}
 
 
 def _examples(project_dir: Path | None, name: str) -> list[tuple[str, str]]:

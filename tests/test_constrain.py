@@ -481,6 +481,7 @@ def test_text2sql_constrained_end_to_end(tmp_path: t.Any, tok: t.Any) -> None:
     answers = bot.predict(["How many orders?", "Total amount?"])
     bot.close()
     assert all(a.constrained and len(a.candidates) == 2 for a in answers)
+    assert bot.constraint_stats["seconds"] > 0 and bot.constraint_stats["masks_computed"] > 0
     for a in answers:
         for sql in a.candidates:
             inv = invented_identifiers(sql, schema)

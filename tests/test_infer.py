@@ -98,3 +98,44 @@ def test_grade_command_writes_reports(shop, tmp_path: Path, monkeypatch: pytest.
     res = CliRunner().invoke(cli, ["grade", "shop", "--evalset", str(tmp_path / "ev.yaml"), "--predictions",
                                    str(bad), "--no-suite", "--out", str(tmp_path / "out2")])
     assert res.exit_code == 1 and "q9" in res.output and "Traceback" not in res.output
+
+
+class _Bot:
+    """A stand-in for Text2SQL: answers ``SELECT <n>``; raises on the question it is told to."""
+
+    def __init__(self, fail_on: str | None = None) -> None:
+        from types import SimpleNamespace
+
+        self.decode = SimpleNamespace(batch_size=2)
+        self.model = SimpleNamespace(name="fake", adapter=None)
+        self.asked: list[str] = []
+        self.fail_on = fail_on
+
+    def predict(self, questions, progress=None):  # type: ignore[no-untyped-def]
+        from sqltune.infer.text2sql import Answer
+
+        if self.fail_on in questions:
+            raise KeyboardInterrupt
+        self.asked += questions
+        return [Answer(question=q, sql=f"SELECT {q[1:]}", source_sql=None, status="ok", seconds={"generate": 2.0})
+                for q in questions]
+
+
+def test_predict_evalset_resumes_after_the_last_finished_batch(tmp_path: Path) -> None:
+    from sqltune.evalset import EvalCase, Evalset
+    from sqltune.grade.policy import ComparisonPolicy
+    from sqltune.infer.predict import predict_evalset, resumed_seconds
+
+    cases = tuple(EvalCase(id=f"c{i}", question=f"q{i}", gold_sql=("SELECT 1",), difficulty="easy") for i in range(5))
+    ev = Evalset(name="ev", version="1", cases=cases, policy=ComparisonPolicy())
+    out = tmp_path / "preds.jsonl"
+    with pytest.raises(KeyboardInterrupt):  # interrupted in the third batch
+        predict_evalset(_Bot(fail_on="q4"), ev, out)  # type: ignore[arg-type]
+    partial = tmp_path / "preds.jsonl.partial"
+    assert not out.exists() and [json.loads(x)["id"] for x in partial.read_text().splitlines()] == ["c0", "c1", "c2", "c3"]
+    assert resumed_seconds(out) == 8.0
+    bot = _Bot()
+    predict_evalset(bot, ev, out)  # type: ignore[arg-type]
+    assert bot.asked == ["q4"] and not partial.exists()
+    rows = [json.loads(x) for x in out.read_text().splitlines()]
+    assert [r["id"] for r in rows] == [f"c{i}" for i in range(5)] and rows[4]["sql"] == "SELECT 4"

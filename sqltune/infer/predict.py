@@ -2,6 +2,10 @@
 
 Each line has ``id`` and ``sql`` (what the grader needs) plus ``candidates``, ``chosen``,
 ``rejected``, ``seconds``, ``model``, ``adapter`` and ``constrained``, carried into reports.
+
+A run is resumable: after every decoding batch the lines so far are written atomically to
+``<out>.partial``; a later call with the same ``out`` skips the cases found there (the batches are
+the same ones, so the result is too) and the finished file replaces the partial one atomically.
 """
 
 from __future__ import annotations
@@ -18,13 +22,52 @@ from sqltune.infer.text2sql import Text2SQL
 def predict_evalset(bot: Text2SQL, evalset: Evalset, out: str | Path,
                     progress: t.Callable[[int], None] | None = None) -> Path:
     """Answer every case of ``evalset`` and write the predictions JSONL atomically to ``out``."""
-    answers = bot.predict([c.question for c in evalset.cases], progress=progress)
-    lines = []
-    for case, ans in zip(evalset.cases, answers):
-        lines.append(json.dumps({
-            "id": case.id, "sql": ans.sql, "candidates": list(ans.candidates), "chosen": ans.chosen,
-            "rejected": list(ans.rejected), "seconds": ans.seconds, "model": bot.model.name,
-            "adapter": bot.model.adapter, "constrained": ans.constrained,
-        }, ensure_ascii=False))
+    out = Path(out)
+    partial = out.with_name(out.name + ".partial")
+    done = _read_partial(partial, {c.id for c in evalset.cases})
+    lines = [done[c.id] for c in evalset.cases if c.id in done]
+    if progress and lines:
+        progress(len(lines))
+    todo = [c for c in evalset.cases if c.id not in done]
+    step = max(bot.decode.batch_size, 1)
+    for start in range(0, len(todo), step):
+        chunk = todo[start:start + step]
+        answers = bot.predict([c.question for c in chunk], progress=progress)
+        for case, ans in zip(chunk, answers):
+            lines.append(json.dumps({
+                "id": case.id, "sql": ans.sql, "candidates": list(ans.candidates), "chosen": ans.chosen,
+                "rejected": list(ans.rejected), "seconds": ans.seconds, "model": bot.model.name,
+                "adapter": bot.model.adapter, "constrained": ans.constrained,
+            }, ensure_ascii=False))
+        if start + step < len(todo):
+            atomic.write_text(partial, "\n".join(lines) + "\n")
+    order = {c.id: i for i, c in enumerate(evalset.cases)}
+    lines.sort(key=lambda line: order[json.loads(line)["id"]])
     atomic.write_text(out, "\n".join(lines) + "\n")
-    return Path(out)
+    partial.unlink(missing_ok=True)
+    return out
+
+
+def resumed_seconds(out: str | Path) -> float:
+    """Decoding and selection seconds already spent on the cases in ``<out>.partial`` (0 without one)."""
+    out = Path(out)
+    partial = out.with_name(out.name + ".partial")
+    total = 0.0
+    for line in _read_partial(partial, None).values():
+        total += sum(float(v) for v in json.loads(line).get("seconds", {}).values())
+    return total
+
+
+def _read_partial(path: Path, ids: set[str] | None) -> dict[str, str]:
+    """The lines of a partial run by case id (unreadable lines are dropped: those cases run again)."""
+    if not path.is_file():
+        return {}
+    found: dict[str, str] = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            case_id = json.loads(line)["id"]
+        except (json.JSONDecodeError, KeyError, TypeError):
+            continue
+        if ids is None or case_id in ids:
+            found[case_id] = line
+    return found

@@ -71,15 +71,31 @@ class Text2SQL:
         self.timeout_s = timeout_s
         self.row_cap = row_cap
         self.box = Sandbox(schema.execution_db)
+        #: Totals over every constrained batch so far: the processor's own seconds, masks it computed,
+        #: and dead ends (rows where it found no allowed token).
+        self.constraint_stats: dict[str, float] = {"seconds": 0.0, "masks_computed": 0, "dead_ends": 0}
 
     def ask(self, question: str) -> Answer:
         return self.predict([question])[0]
 
     def predict(self, questions: t.Sequence[str], progress: t.Callable[[int], None] | None = None) -> list[Answer]:
         prompts = [self.builder.prompt(q, self.retriever.top(q, self.shots) if self.retriever else ()) for q in questions]
-        factory = self._constraint_factory() if self.constrained else None
+        made: list[t.Any] = []
+        factory: t.Callable[[int], t.Any] | None = None
+        if self.constrained:
+            inner = self._constraint_factory()
+
+            def keep(prompt_len: int) -> t.Any:  # keep the processors, for their stats
+                made.append(inner(prompt_len))
+                return made[-1]
+
+            factory = keep
+
         cands, gen_s = generate_candidates(self.model.model, self.model.tokenizer, prompts, self.decode,
                                            logits_processor_factory=factory, progress=progress)
+        for proc in made:
+            for key in self.constraint_stats:
+                self.constraint_stats[key] += proc.stats.get(key, 0)
         answers = []
         for q, options, secs in zip(questions, cands, gen_s):
             t0 = time.perf_counter()
