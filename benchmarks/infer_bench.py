@@ -114,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
         base_s: dict[int, float] = {}
         for label, cfg in configs(args.shots, not target.startswith("sample:"), common):
             res = evaluate(target, name, model, config=cfg, label=label,
-                           progress=lambda stage, k, n, label=label: print(f"  {label}: {k}/{n} {stage}d", flush=True)
+                           progress=lambda stage, k, n, label=label: print(f"  {label}: {k}/{n} predicted", flush=True)
                            if stage == "predict" else None)
             cases = len(res.run.items)
             per_q = res.predict_s / max(cases, 1)

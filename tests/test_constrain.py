@@ -383,6 +383,46 @@ def test_clause_order_and_cast(sql: str, ok: bool) -> None:
     assert parsed is ok  # the machine agrees with DuckDB
 
 
+@pytest.mark.parametrize(("sql", "ok"), [
+    ("SELECT a.id FROM orders a JOIN orders b ON b.id = a.id", True),  # a self-join
+    ("SELECT a.id FROM orders a JOIN orders b ON b.id = a.id JOIN orders c ON c.id = b.id", False),
+    ("SELECT a.id FROM orders a, orders b, orders c", False),
+    ("SELECT a.id FROM orders a JOIN orders b ON b.id = a.id WHERE a.id IN (SELECT id FROM orders)", True),
+    ("SELECT id FROM orders WHERE id IN (SELECT id FROM orders WHERE id IN (SELECT id FROM orders))", True),
+    ("SELECT id FROM orders WHERE id IN (SELECT id FROM orders WHERE id IN (SELECT id FROM orders "
+     "WHERE id IN (SELECT id FROM orders)))", False),  # four deep
+    ("SELECT n FROM (SELECT n FROM (SELECT count(*) AS n FROM orders) x) y", True),
+    ("SELECT n FROM (SELECT n FROM (SELECT n FROM (SELECT count(*) AS n FROM orders) x) y) z", False),
+    ("WITH a AS (SELECT id FROM orders WHERE id IN (SELECT id FROM customers)) SELECT id FROM a", True),
+])
+def test_runaway_limits(sql: str, ok: bool) -> None:
+    """Found in a tuned model's constrained output, cut at its token budget: `JOIN t AS m … JOIN t AS n … JOIN t
+    AS o …` and `IN (SELECT … IN (SELECT … IN (…`. A table at most twice in one FROM clause, queries at most
+    three deep; Limits(None, None) lifts both (DuckDB takes all of these)."""
+    from sqltune.infer.sql_state import Limits
+
+    assert SchemaConstraint(SHOP, _char_tokenizer()).machine.accepts(sql) is ok
+    assert SchemaConstraint(SHOP, _char_tokenizer(), limits=Limits(None, None)).machine.accepts(sql)
+
+
+def test_masks_offer_no_used_up_table_or_deeper_query(tok: t.Any) -> None:
+    """The limits act in the masks as in the machine: no dead end, and what is refused is never offered."""
+    proc = SchemaConstraint(SHOP, tok)
+    deep = "SELECT id FROM orders WHERE id IN (SELECT id FROM orders WHERE id IN (SELECT id FROM orders WHERE id IN ("
+    for prefix in ("SELECT a.id FROM orders a JOIN orders b ON b.id = a.id JOIN", deep,
+                   "SELECT n FROM (SELECT n FROM (SELECT n FROM"):
+        st = proc.state(tuple(tok.encode(prefix)))
+        assert st is not None, prefix
+        mask = proc.mask(st)
+        slow = np.array([proc.allows(st, i) for i in range(len(mask))])
+        assert mask.any() and (mask == slow).all(), prefix
+    st = proc.state(tuple(tok.encode("SELECT a.id FROM orders a JOIN orders b ON b.id = a.id JOIN")))
+    offered = {tok.decode([i]).strip() for i in np.flatnonzero(proc.mask(st))}
+    assert "customers" in offered and "orders" not in offered
+    st = proc.state(tuple(tok.encode(deep)))
+    assert not any(tok.decode([i]).strip().upper().startswith("SEL") for i in np.flatnonzero(proc.mask(st)))
+
+
 def test_masks_refuse_glued_keywords_as_the_machine_does(tok: t.Any) -> None:
     """Where a word may be a free alias that begins with a keyword, the token masks and the machine agree."""
     proc = SchemaConstraint(SHOP, tok)

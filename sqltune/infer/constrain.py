@@ -49,7 +49,7 @@ from collections import OrderedDict
 import numpy as np
 
 from sqltune.errors import ConfigError
-from sqltune.infer.sql_state import ENDED, Catalog, Machine, St
+from sqltune.infer.sql_state import ENDED, Catalog, Limits, Machine, St
 from sqltune.infer.vocab_trie import TokenTrie, token_strings
 
 if t.TYPE_CHECKING:
@@ -62,7 +62,7 @@ try:  # transformers is a dependency; keep the module importable for the docs wi
 except ImportError:  # pragma: no cover
     LogitsProcessor = object  # type: ignore[misc, assignment]
 
-__all__ = ["SchemaConstraint", "ToyTokenizer", "Vocab", "compile_machine", "compile_vocab", "exact_top_k"]
+__all__ = ["Limits", "SchemaConstraint", "ToyTokenizer", "Vocab", "compile_machine", "compile_vocab", "exact_top_k"]
 
 
 class Vocab:
@@ -93,13 +93,14 @@ def compile_vocab(tokenizer: t.Any, eos_ids: t.Iterable[int] | None = None) -> V
     return hit[1]
 
 
-def compile_machine(schema: Schema, literals: bool = False, forward_refs: bool = True) -> Machine:
+def compile_machine(schema: Schema, literals: bool = False, forward_refs: bool = True,
+                    limits: Limits = Limits()) -> Machine:
     """The (cached) state machine of ``schema``."""
     key = (schema.fingerprint(), schema.domain_hash() if literals else None, schema.default_schema, literals,
-           forward_refs)
+           forward_refs, limits)
     m = _MACHINES.get(key)
     if m is None:
-        m = _MACHINES[key] = Machine(Catalog.build(schema, literals=literals, forward_refs=forward_refs))
+        m = _MACHINES[key] = Machine(Catalog.build(schema, literals=literals, forward_refs=forward_refs, limits=limits))
     return m
 
 
@@ -129,6 +130,8 @@ class SchemaConstraint(LogitsProcessor):  # type: ignore[misc]
         literals: also constrain string literals compared with a categorical column.
         forward_refs: let a SELECT list name outputs of a derived table that comes later
             (``SELECT n FROM (SELECT count(*) AS n …)``); they must then be defined before the end.
+        limits: bounds on runaway repetition (:class:`~sqltune.infer.sql_state.Limits`: a table at most
+            twice in one FROM clause, queries at most three deep, by default).
         eos_token_id: the id(s) that end a sequence (default: the tokenizer's).
         top_k: keep only each row's ``top_k`` best-scored allowed tokens, found by checking tokens one
             by one in score order (a few machine steps each) instead of computing the row's whole
@@ -138,14 +141,14 @@ class SchemaConstraint(LogitsProcessor):  # type: ignore[misc]
     """
 
     def __init__(self, schema: Schema, tokenizer: t.Any, *, prompt_lengths: int | t.Sequence[int] | None = None,
-                 literals: bool = False, forward_refs: bool = True,
+                 literals: bool = False, forward_refs: bool = True, limits: Limits = Limits(),
                  eos_token_id: int | t.Sequence[int] | None = None, top_k: int | None = None,
                  scan: int = 64) -> None:
         if top_k is not None and top_k < 1:
             raise ConfigError(f"top_k must be at least 1 (or None for full masks), not {top_k}.")
         eos = [eos_token_id] if isinstance(eos_token_id, int) else eos_token_id
         self.vocab = compile_vocab(tokenizer, eos)
-        self.machine = compile_machine(schema, literals, forward_refs)
+        self.machine = compile_machine(schema, literals, forward_refs, limits)
         self.prompt_lengths = prompt_lengths
         self.top_k = top_k
         self.scan = max(scan, top_k or 1)

@@ -35,6 +35,12 @@ an alias cannot be given to a source that lacks the columns it was used with. Su
 reference takes no alias without ``AS`` (``SELECT The answer …`` is refused), and ``SEMI``/``ANTI``
 joins, whose right side the outer query cannot see, are not offered.
 
+**Runaway limits** (:class:`Limits`): a derailed model repeats itself until its token budget
+runs out (``JOIN t AS m … JOIN t AS n … JOIN t AS o …``, ``IN (SELECT … IN (SELECT … IN (…``),
+and the answer is cut unparseable. So one FROM clause names a table at most ``table_uses`` times
+(2: a self-join) and queries nest at most ``query_depth`` deep (3: a subquery in a CTE body); the
+shipped evalsets' golds need no more. ``None`` lifts a limit.
+
 **Blanks** change nothing but are limited: at most :data:`MAX_BLANKS` in a row (a model whose
 preferred token is masked could otherwise write blanks forever) and none right after the ``.`` of
 a qualified name.
@@ -301,6 +307,17 @@ def alias_bare_ok(name: str) -> bool:
 
 
 # ------------------------------------------------------------------------------- catalog
+class Limits(NamedTuple):
+    """Bounds on what a runaway model repeats (``None``: no bound).
+
+    >>> Limits()
+    Limits(table_uses=2, query_depth=3)
+    """
+
+    table_uses: int | None = 2  # how often one FROM clause may name the same schema table
+    query_depth: int | None = 3  # nested queries, the outermost included
+
+
 class TableInfo(NamedTuple):
     schema: str | None
     name: str
@@ -312,8 +329,9 @@ class Catalog:
     """What the machine needs from a :class:`~sqltune.schema.Schema`, computed once."""
 
     def __init__(self, tables: t.Sequence[TableInfo], default_schema: str | None, literals: bool = False,
-                 forward_refs: bool = True) -> None:
+                 forward_refs: bool = True, limits: Limits = Limits()) -> None:
         self.tables = tuple(tables)
+        self.limits = limits
         self.default_schema = default_schema
         self.literals = literals
         self.forward_refs = forward_refs
@@ -328,7 +346,8 @@ class Catalog:
         self._matchers: dict[t.Any, Matcher] = {}
 
     @classmethod
-    def build(cls, schema: Schema, literals: bool = False, forward_refs: bool = True) -> Catalog:
+    def build(cls, schema: Schema, literals: bool = False, forward_refs: bool = True,
+              limits: Limits = Limits()) -> Catalog:
         infos = []
         for tb in schema.tables:
             domains = {}
@@ -337,7 +356,7 @@ class Catalog:
                 if p is not None and p.values is not None and p.values_complete:
                     domains[col.name] = frozenset(str(v) for v in p.values if v is not None)
             infos.append(TableInfo(tb.schema, tb.name, tb.column_names, domains))
-        return cls(infos, schema.default_schema, literals, forward_refs)
+        return cls(infos, schema.default_schema, literals, forward_refs, limits)
 
     def matcher(self, bare: Names = NOTHING, quoted: Names = NOTHING, kw: tuple[str, ...] = (),
                 extra: frozenset[str] = NOTHING, free: bool = False, exclude: frozenset[str] = NOTHING,
@@ -928,7 +947,7 @@ class Machine:
         if ctx == TABLE:
             return self._table_matcher(st)
         if ctx == TABLE_IN:
-            unfit = self._unfit_tables(st) if cat.literals else NOTHING
+            unfit = self._no_table(st)
             names = frozenset(cat.tables[i].name for i in cat.by_schema.get(st.arg, ()) if i not in unfit)
             return cat.matcher(frozenset(n for n in names if bare_ok(n, True)), names)
         if ctx == AFTER_SRC:
@@ -961,7 +980,8 @@ class Machine:
         frame = self._frame(st.stack)
         extra = st.extra
         if st.fresh:
-            extra = extra | _ws("select with")
+            if self._deeper_ok(st):
+                extra = extra | _ws("select with")
             if st.stack[-1].kind == "FUNC":
                 extra = extra | _ws("distinct all")  # count(DISTINCT x)
         kind = st.stack[-1].kind
@@ -1021,10 +1041,26 @@ class Machine:
                 out.update(i for i, tb in enumerate(self.cat.tables) if p.lit not in tb.domains.get(p.col, (p.lit,)))
         return frozenset(out)
 
+    def _used_up(self, st: St) -> frozenset[int]:
+        """Schema tables this FROM clause already names ``limits.table_uses`` times."""
+        cap = self.cat.limits.table_uses
+        if cap is None:
+            return NOTHING
+        frame = self._frame(st.stack)
+        used = [s.table for s in frame.sources if s.table is not None]
+        if frame.cur is not None and frame.cur.table is not None:
+            used.append(frame.cur.table)
+        return frozenset(i for i in set(used) if used.count(i) >= cap)
+
+    def _no_table(self, st: St) -> frozenset[int]:
+        """Schema tables that may not come next: used up, or unfit for a pending literal."""
+        return self._used_up(st) | (self._unfit_tables(st) if self.cat.literals else NOTHING)
+
     def _table_matcher(self, st: St) -> Matcher:
         cat = self.cat
-        unfit = self._unfit_tables(st) if cat.literals else NOTHING
-        names = {cat.tables[i].name for i in cat.bare_tables if i not in unfit} | set(cat.schemas)
+        unfit = self._no_table(st)
+        names = {cat.tables[i].name for i in cat.bare_tables if i not in unfit} | {
+            s for s in cat.schemas if any(i not in unfit for i in cat.by_schema.get(s, ()))}
         bare = {n for n in names if bare_ok(n)}
         for name, _ in self._ctes(st.stack):
             names.add(name)
@@ -1328,7 +1364,7 @@ class Machine:
         if k == "select":
             return self._select(st)
         if k == "with":
-            if ctx == START or st.fresh:
+            if ctx == START or (st.fresh and (self._at_frame_level(st.stack) or self._deeper_ok(st))):
                 return self._ensure_frame(st)._replace(ctx=CTE_NAME, arg=None, prev=k)
             return None
         if k == "as":
@@ -1437,7 +1473,7 @@ class Machine:
         frame = self._frame(st.stack)
         if ctx in (START, CTE_DONE) or (ctx == KW and frame.clause == "SETOP" and self._at_frame_level(st.stack)):
             pass
-        elif st.fresh:
+        elif st.fresh and (self._at_frame_level(st.stack) or self._deeper_ok(st)):
             st = self._ensure_frame(st)
         else:
             return None
@@ -1465,6 +1501,8 @@ class Machine:
             elif call == "TYPEARGS":
                 newctx = TYPE
         elif ctx == TABLE:
+            if not self._deeper_ok(st):
+                return None
             kind, newctx, arg = "DERIVED", KW, (_ws("select with"), False)
         elif ctx == EXPR:
             kind = "GROUP"
@@ -1593,6 +1631,11 @@ class Machine:
     def _set_frame(self, st: St, frame: Frame) -> St:
         i = self._frame_index(st.stack)
         return st._replace(stack=st.stack[:i] + (st.stack[i]._replace(frame=frame),) + st.stack[i + 1:])
+
+    def _deeper_ok(self, st: St) -> bool:
+        """A query may open inside the current one (``limits.query_depth``)."""
+        cap = self.cat.limits.query_depth
+        return cap is None or len(self._frames(st.stack)) < cap
 
     @staticmethod
     def _frames(stack: tuple[Level, ...]) -> list[Frame]:
