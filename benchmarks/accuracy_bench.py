@@ -54,6 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-forgetting", action="store_true", help="Skip the forgetting check across samples.")
     ap.add_argument("--forgetting-from", default="", help="Comma-separated samples whose adapter the forgetting check "
                     "attaches to the next sample (default: every sample).")
+    ap.add_argument("--tune", default="", help='TuneConfig fields over the preset, as JSON (e.g. \'{"review": true}\').')
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results"), help="Folder for accuracy.json/.md.")
     args = ap.parse_args(argv)
 
@@ -68,7 +69,8 @@ def main(argv: list[str] | None = None) -> int:
     for sample in [s for s in args.samples.split(",") if s]:
         cfg = JobConfig(sample=sample, model=args.model, preset=args.preset, adapter=args.adapter, pairs=args.pairs,
                         subset=0 if args.full else 10, fewshot=True, shots=args.shots,
-                        constrained=args.constrained, suite=not args.no_suite, smoke=args.smoke)
+                        constrained=args.constrained, suite=not args.no_suite, smoke=args.smoke,
+                        tune=json.loads(args.tune) if args.tune else {})
         job = main_job(cfg, say=lambda line: print(line, flush=True))
         leak = project_leakage(sample, sample)
         line = leakage_line(leak)

@@ -3,10 +3,13 @@
 On a fixed stratified subset of both shipped evalsets (:func:`sqltune.evalset.stratified_subset`:
 the first 10 easy, 10 medium and 10 hard cases of each; ``--full`` for all 150, ``--limit N`` for
 N per tier), one model (default: the embedded default) answers every question through
-:class:`~sqltune.infer.Text2SQL` in up to four configurations, in the same run:
+:class:`~sqltune.infer.Text2SQL` in up to six configurations, in the same run:
 
 * **base**: the schema in the prompt, free decoding;
 * **constrained**: the same with schema-constrained decoding (:mod:`sqltune.infer.constrain`);
+* **repair**: free decoding, then constrained decoding only for the questions none of whose
+  candidates parses, resolves and runs (the free candidates are the ``base`` row's, reused);
+  ``--repair all`` adds it to the few-shot configuration too;
 * **k-shot** and **k-shot constrained**: plus the ``--shots`` most similar verified question/SQL
   pairs retrieved from the project's generated training pairs
   (``SQLTUNE_HOME/projects/<evalset>/pairs``, for a project onboarded from the same sample, as the
@@ -60,7 +63,7 @@ def target_for(name: str, schema: t.Any) -> tuple[str, str]:
     return name, f"project {name} (its generated training pairs feed few-shot)"
 
 
-def configs(shots: int, few_shot: bool, common: dict[str, t.Any]) -> list[tuple[str, t.Any]]:
+def configs(shots: int, few_shot: bool, common: dict[str, t.Any], repair: str = "base") -> list[tuple[str, t.Any]]:
     """The rows, labelled as the main job labels them (so a main job's cached predictions are reused)."""
     from sqltune.evaluate import EvalConfig
 
@@ -69,6 +72,8 @@ def configs(shots: int, few_shot: bool, common: dict[str, t.Any]) -> list[tuple[
         name = f"base + {k}-shot retrieval" if k else "base"
         rows.append((name, EvalConfig(**common, shots=k)))
         rows.append((f"{name}, constrained", EvalConfig(**common, shots=k, constrained=True)))
+        if repair == "all" or (repair == "base" and not k):
+            rows.append((f"{name}, repair", EvalConfig(**common, shots=k, constrained=True, repair=True)))
     return rows
 
 
@@ -83,6 +88,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-new-tokens", type=int, default=128, help="Decoding budget (the main job's default).")
     ap.add_argument("--batch-size", type=int, default=8, help="Questions decoded together (the main job's default).")
     ap.add_argument("--no-suite", action="store_true", help="EX only (no test-suite accuracy).")
+    ap.add_argument("--repair", default="base", choices=["none", "base", "all"],
+                    help="Repair rows: none, for the base configuration only (default), or also with few-shot.")
     ap.add_argument("--threads", type=int, default=None, help="torch threads on CPU (default: torch's).")
     ap.add_argument("--out", default=None, help="Results file (default: benchmarks/results/infer[-limitN].json).")
     args = ap.parse_args(argv)
@@ -112,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
         notes.append(f"{name}: {note}")
         print(f"{name}: {note}", flush=True)
         base_s: dict[int, float] = {}
-        for label, cfg in configs(args.shots, not target.startswith("sample:"), common):
+        for label, cfg in configs(args.shots, not target.startswith("sample:"), common, args.repair):
             res = evaluate(target, name, model, config=cfg, label=label,
                            progress=lambda stage, k, n, label=label: print(f"  {label}: {k}/{n} predicted", flush=True)
                            if stage == "predict" else None)

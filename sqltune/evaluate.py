@@ -34,6 +34,10 @@ if t.TYPE_CHECKING:
     from sqltune.schema import Schema
 
 
+#: Options added after predictions were first cached, with their defaults (see :meth:`EvalConfig.key`).
+LATE_OPTIONS: dict[str, t.Any] = {"repair": False}
+
+
 @dataclass(frozen=True)
 class EvalConfig:
     """What shapes the predictions and the grading.
@@ -42,6 +46,8 @@ class EvalConfig:
         subset: Cases per tier (:func:`sqltune.evalset.stratified_subset`); 0 for all.
         schema_in_prompt: Put the schema rendering in the prompt (off for tuned models: schema in the weights).
         constrained: Schema-constrained decoding.
+        repair: With ``constrained``: decode freely, and again with the constraint only where no candidate
+            parses, resolves and runs (:class:`~sqltune.infer.Text2SQL`'s ``repair``).
         shots: Retrieval few-shot examples from the project's generated pairs (0: none).
         candidates: Candidates per question (beam); the first that parses, resolves and runs wins.
         max_new_tokens: Decoding budget per query.
@@ -52,6 +58,7 @@ class EvalConfig:
     subset: int = 0
     schema_in_prompt: bool = True
     constrained: bool = False
+    repair: bool = False
     shots: int = 0
     candidates: int = 1
     max_new_tokens: int = 160
@@ -68,7 +75,13 @@ class EvalConfig:
         return dataclasses.asdict(self)
 
     def key(self) -> str:
-        return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()[:12]
+        """A hash of the options; one added later (:data:`LATE_OPTIONS`) counts only when set, so the
+        predictions cached before it existed keep their key."""
+        return hashlib.sha256(json.dumps(self.key_dict(), sort_keys=True).encode()).hexdigest()[:12]
+
+    def key_dict(self) -> dict[str, t.Any]:
+        """The options that shape predictions, as they enter cache keys."""
+        return {k: v for k, v in self.to_dict().items() if not (k in LATE_OPTIONS and v == LATE_OPTIONS[k])}
 
 
 @dataclass(frozen=True)
@@ -116,10 +129,7 @@ def evaluate(target: str, evalset: str | Evalset, model: str | Model | None = No
         ev = stratified_subset(ev, config.subset)
     model_name = model if isinstance(model, str) else (model.name if model is not None else DEFAULT_MODEL)
     model_adapter = adapter if (model is None or isinstance(model, str)) else model.adapter
-    key = hashlib.sha256(json.dumps({
-        "model": model_name, "adapter": str(model_adapter or ""), "adapter_state": _state(model_adapter), "evalset": ev.name, "version": ev.version,
-        "cases": [c.id for c in ev.cases], "config": config.to_dict(), "schema": schema.fingerprint(),
-    }, sort_keys=True).encode()).hexdigest()[:12]
+    key = _key(model_name, model_adapter, ev, config, schema)
     label = label or _label(model_name, model_adapter, config)
     folder = Path(out) if out else (project_dir or home.home() / "runs") / "runs" / f"eval-{label}-{key}"
     preds = folder / "predictions.jsonl"
@@ -130,13 +140,18 @@ def evaluate(target: str, evalset: str | Evalset, model: str | Model | None = No
         from sqltune.infer.predict import resumed_seconds
 
         before = resumed_seconds(preds)
+        first = _free_run(folder.parent, _key(model_name, model_adapter, ev,
+                                              dataclasses.replace(config, constrained=False, repair=False), schema),
+                          [c.id for c in ev.cases]) if config.repair else None
         t0 = time.perf_counter()
         stats = _predict(schema, ev, model if model is not None else DEFAULT_MODEL, model_adapter, config, preds,
-                         project_dir, progress)
-        predict_s = time.perf_counter() - t0 + before
+                         project_dir, progress, first)
+        reused = sum(sec for _, sec in first.values()) if first else 0.0  # the free pass, done before
+        predict_s = time.perf_counter() - t0 + before + reused
         extra = {"constraint": stats} if config.constrained else {}
         atomic.write_json(folder / "predict.json", {"seconds": round(predict_s, 2), "cases": len(ev.cases),
-                                                    "resumed_s": round(before, 2), **extra})
+                                                    "resumed_s": round(before, 2), "reused_free_s": round(reused, 2),
+                                                    **extra})
     elif (folder / "predict.json").is_file():
         meta = json.loads((folder / "predict.json").read_text())
         predict_s = float(meta["seconds"])
@@ -196,7 +211,8 @@ def _target(target: str) -> tuple[Schema, Path, Path | None]:
 
 
 def _predict(schema: Schema, ev: Evalset, model: t.Any, adapter: str | None, config: EvalConfig, out: Path,
-             project_dir: Path | None, progress: t.Callable[[str, int, int], None] | None) -> dict[str, float]:
+             project_dir: Path | None, progress: t.Callable[[str, int, int], None] | None,
+             first: dict[str, tuple[list[str], float]] | None = None) -> dict[str, float]:
     """Write the predictions; return the constraint's totals (seconds, masks computed, dead ends)."""
     from sqltune.infer import DecodeConfig, Text2SQL
     from sqltune.infer.predict import predict_evalset
@@ -207,7 +223,7 @@ def _predict(schema: Schema, ev: Evalset, model: t.Any, adapter: str | None, con
         examples = _examples(project_dir, schema.name)
     decode = DecodeConfig(num_candidates=config.candidates, num_beams=config.candidates,
                           max_new_tokens=config.max_new_tokens, batch_size=config.batch_size)
-    bot = Text2SQL(schema, model, adapter=adapter, constrained=config.constrained, decode=decode,
+    bot = Text2SQL(schema, model, adapter=adapter, constrained=config.constrained, repair=config.repair, decode=decode,
                    prompt=PromptConfig(mode="schema" if config.schema_in_prompt else "none"),
                    examples=examples, shots=config.shots)
     done = [0]
@@ -218,10 +234,28 @@ def _predict(schema: Schema, ev: Evalset, model: t.Any, adapter: str | None, con
             progress("predict", done[0], len(ev.cases))
 
     try:
-        predict_evalset(bot, ev, out, progress=tick)
+        predict_evalset(bot, ev, out, progress=tick, first=first)
     finally:
         bot.close()
     return {k: round(v, 3) for k, v in bot.constraint_stats.items()}
+
+
+def _key(model_name: str, adapter: str | None, ev: Evalset, config: EvalConfig, schema: Schema) -> str:
+    return hashlib.sha256(json.dumps({
+        "model": model_name, "adapter": str(adapter or ""), "adapter_state": _state(adapter), "evalset": ev.name,
+        "version": ev.version, "cases": [c.id for c in ev.cases], "config": config.key_dict(),
+        "schema": schema.fingerprint(),
+    }, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def _free_run(runs: Path, key: str, ids: t.Sequence[str]) -> dict[str, tuple[list[str], float]] | None:
+    """The candidates of a finished unconstrained run of the same configuration, for a repair run to reuse."""
+    from sqltune.infer.predict import read_candidates
+
+    for path in sorted(runs.glob(f"eval-*-{key}/predictions.jsonl")):
+        if _complete(path, ids):
+            return read_candidates(path)
+    return None
 
 
 def _examples(project_dir: Path | None, name: str) -> list[tuple[str, str]]:
@@ -260,7 +294,7 @@ def _label(model: str, adapter: str | None, config: EvalConfig) -> str:
     if not config.schema_in_prompt:
         parts.append("noschema")
     if config.constrained:
-        parts.append("constrained")
+        parts.append("repair" if config.repair else "constrained")
     if config.shots:
         parts.append(f"{config.shots}shot")
     return "-".join(parts)

@@ -528,6 +528,31 @@ def test_text2sql_constrained_end_to_end(tmp_path: t.Any, tok: t.Any) -> None:
             assert inv.count == 0 and not inv.case_mismatches, (sql, inv)
 
 
+def test_repair_keeps_sound_free_answers_and_constrains_only_the_rest(tmp_path: t.Any, tok: t.Any) -> None:
+    """Text2SQL(constrained=True, repair=True): a free answer that resolves and runs stays as it is; one that
+    invents a table is decoded again, with the constraint."""
+    import duckdb
+
+    from sqltune.infer import DecodeConfig, Text2SQL
+    from sqltune.introspect import introspect
+
+    db = tmp_path / "shop.duckdb"
+    con = duckdb.connect(str(db))
+    con.execute("CREATE TABLE orders(id INT, status VARCHAR, amount DOUBLE, customer_id INT)")
+    con.close()
+    schema = introspect(db, name="shop")
+    folder = tmp_path / "tiny"
+    tiny_model(tok).save_pretrained(folder)
+    tok.save_pretrained(folder)
+    bot = Text2SQL(schema, str(folder), constrained=True, repair=True, decode=DecodeConfig(max_new_tokens=16))
+    free = [(["SELECT count(*) FROM orders"], 1.5), (["SELECT total FROM orderz"], 2.0)]
+    kept, redone = bot.predict(["How many orders?", "Total?"], first=free)
+    bot.close()
+    assert kept.sql == "SELECT count(*) FROM orders" and not kept.constrained and kept.seconds["generate"] == 1.5
+    assert redone.constrained and redone.seconds["generate"] > 2.0 and bot.constraint_stats["masks_computed"] > 0
+    assert redone.sql != "SELECT total FROM orderz" and invented_identifiers(redone.sql, schema).count == 0
+
+
 def _char_tokenizer() -> t.Any:
     from sqltune.infer.constrain import ToyTokenizer
 

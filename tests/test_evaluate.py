@@ -38,7 +38,7 @@ def shop(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
 
 
 def _fake_predict(answers: dict[str, str], calls: list[int]):  # type: ignore[no-untyped-def]
-    def predict(schema, ev, model, adapter, config, out, project_dir, progress) -> None:  # type: ignore[no-untyped-def]
+    def predict(schema, ev, model, adapter, config, out, project_dir, progress, first=None) -> None:  # type: ignore[no-untyped-def]
         calls.append(len(ev.cases))
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text("".join(json.dumps({"id": c.id, "sql": answers.get(c.id, "SELECT 0")}) + "\n" for c in ev.cases))

@@ -134,6 +134,52 @@ def test_memorises_random_identifiers_and_stops(tmp_path: Path, adapter: str, ev
     assert (tmp_path / "run" / "train_log.jsonl").is_file() and (tmp_path / "run" / "loss.svg").is_file()
 
 
+def test_spaced_review_memorises_with_fewer_tokens_and_stops_when_all_is_recalled(tmp_path: Path) -> None:
+    """With ``review`` an epoch trains only what the model does not reproduce yet (plus what is due for a
+    check); it stops once every item was reproduced at its last visit, and then greedy generation
+    recalls every one. It gets there on fewer trained tokens than training on everything every epoch."""
+    from sqltune.prompt import PromptBuilder, PromptConfig
+    from sqltune.tune.recall import exact_recall
+
+    facts, schema = _facts(24), _schema()
+    runs = {}
+    for review in (False, True):
+        model, tok = _word_model(24)
+        cfg = TuneConfig(lr=3e-3, max_steps=300, batch_tokens=4096, eval_items=0, stop_identifier_loss=0.02,
+                         prompt_mode="none", warmup_steps=5, review=review)
+        tuned, result = memory_tune(model, tok, facts, schema, cfg, tmp_path / f"run{review}")
+        recall, misses = exact_recall(tuned, tok, PromptBuilder(schema, tok, PromptConfig(mode="none")), facts)
+        assert result.stopped == "memorised" and recall == 1.0, (review, misses)
+        runs[review] = result
+    rows = runs[True].history
+    assert rows[-1]["recalled_share"] == 1.0 and "recalled_share" not in runs[False].history[-1]
+    epochs = {}
+    for r in rows:
+        epochs[r["epoch"]] = epochs.get(r["epoch"], 0) + r["tokens"]
+    assert min(epochs.values()) < max(epochs.values()) / 2, "later epochs train only what is due"
+    assert sum(r["tokens"] for r in rows) < sum(r["tokens"] for r in runs[False].history)
+
+
+def test_loss_stats_say_which_rows_greedy_decoding_reproduces(tmp_path: Path) -> None:
+    """LossStats.recalled (per row, from the training pass) agrees with greedy_recall on a part-way model."""
+    from sqltune.prompt import PromptBuilder, PromptConfig
+    from sqltune.tune.data import collate
+    from sqltune.tune.loss import weighted_loss
+    from sqltune.tune.recall import greedy_recall
+
+    facts, schema = _facts(24), _schema()
+    model, tok = _word_model(24)
+    cfg = TuneConfig(lr=3e-3, max_steps=100, batch_tokens=4096, stop_identifier_loss=0, prompt_mode="none",
+                     warmup_steps=5, eval_items=0, lr_schedule="constant")
+    tuned, _ = memory_tune(model, tok, facts, schema, cfg, tmp_path / "run")
+    builder = PromptBuilder(schema, tok, PromptConfig(mode="none"))
+    _, misses = greedy_recall(tuned, tok, builder, facts, schema)
+    rows = [encode(it, builder, tok, schema, identifier_weight=1.0, max_len=512, strings=()) for it in facts]
+    _, stats = weighted_loss(tuned, collate(rows, tok.pad_token_id))
+    assert 0 < len(misses) < len(facts) or not misses  # part-way, or (rarely) all recalled
+    assert [it.id for it, ok in zip(facts, stats.recalled) if not ok] == misses
+
+
 def test_one_teacher_forced_pass_tells_what_greedy_generation_recalls(tmp_path: Path) -> None:
     from sqltune.prompt import PromptBuilder, PromptConfig
     from sqltune.tune.recall import exact_recall, greedy_recall
@@ -154,13 +200,14 @@ def test_one_teacher_forced_pass_tells_what_greedy_generation_recalls(tmp_path: 
     assert greedy_recall(tuned, tok, builder, facts, schema, max_len=4)[0] == 0.0, "a cut target is a miss"
 
 
-def test_resume_continues_the_same_run(tmp_path: Path) -> None:
+@pytest.mark.parametrize("review", [False, True])
+def test_resume_continues_the_same_run(tmp_path: Path, review: bool) -> None:
     import torch
 
     facts = _facts(8)
     schema = _schema()
     cfg = TuneConfig(lr=5e-3, max_steps=12, save_every=6, eval_every=100, prompt_mode="none", batch_tokens=256,
-                     max_seq_len=64, stop_identifier_loss=0.0)
+                     max_seq_len=64, stop_identifier_loss=0.0, review=review)
     model, tok = _word_model(8, seed=3)
     straight, res_a = memory_tune(model, tok, facts, schema, cfg, tmp_path / "a")
     # the same run, killed after step 6 (simulated by a first run of 6 steps that keeps its checkpoint)

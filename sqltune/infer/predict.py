@@ -20,8 +20,13 @@ from sqltune.infer.text2sql import Text2SQL
 
 
 def predict_evalset(bot: Text2SQL, evalset: Evalset, out: str | Path,
-                    progress: t.Callable[[int], None] | None = None) -> Path:
-    """Answer every case of ``evalset`` and write the predictions JSONL atomically to ``out``."""
+                    progress: t.Callable[[int], None] | None = None,
+                    first: t.Mapping[str, tuple[t.Sequence[str], float]] | None = None) -> Path:
+    """Answer every case of ``evalset`` and write the predictions JSONL atomically to ``out``.
+
+    ``first``: per case id, free candidates and their seconds for a repairing ``bot`` (see
+    :meth:`Text2SQL.predict`); used when it has every case of a batch.
+    """
     out = Path(out)
     partial = out.with_name(out.name + ".partial")
     done = _read_partial(partial, {c.id for c in evalset.cases})
@@ -32,7 +37,9 @@ def predict_evalset(bot: Text2SQL, evalset: Evalset, out: str | Path,
     step = max(bot.decode.batch_size, 1)
     for start in range(0, len(todo), step):
         chunk = todo[start:start + step]
-        answers = bot.predict([c.question for c in chunk], progress=progress)
+        given = [first[c.id] for c in chunk if c.id in first] if first else []
+        answers = bot.predict([c.question for c in chunk], progress=progress,
+                              **({"first": given} if len(given) == len(chunk) else {}))
         for case, ans in zip(chunk, answers):
             lines.append(json.dumps({
                 "id": case.id, "sql": ans.sql, "candidates": list(ans.candidates), "chosen": ans.chosen,
@@ -45,6 +52,16 @@ def predict_evalset(bot: Text2SQL, evalset: Evalset, out: str | Path,
     lines.sort(key=lambda line: order[json.loads(line)["id"]])
     atomic.write_text(out, "\n".join(lines) + "\n")
     partial.unlink(missing_ok=True)
+    return out
+
+
+def read_candidates(path: str | Path) -> dict[str, tuple[list[str], float]]:
+    """Per case id, the candidates and generation seconds of a predictions file (for ``first``)."""
+    out: dict[str, tuple[list[str], float]] = {}
+    for line in Path(path).read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            row = json.loads(line)
+            out[row["id"]] = (list(row.get("candidates") or [row["sql"]]), float(row.get("seconds", {}).get("generate", 0)))
     return out
 
 

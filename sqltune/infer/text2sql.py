@@ -51,13 +51,26 @@ class Answer:
         return pd.DataFrame(list(self.rows), columns=list(self.columns))
 
 
+class _Pick(t.NamedTuple):
+    choice: t.Any  # sqltune.infer.select.Choice
+    seconds: float
+
+    @property
+    def index(self) -> int | None:
+        return self.choice.index  # type: ignore[no-any-return]
+
+
 class Text2SQL:
     """Answers questions about one schema with one model (and optionally an adapter)."""
 
     def __init__(self, schema: Schema, model: Model | str = DEFAULT_MODEL, *, adapter: str | None = None,
                  prompt: PromptConfig = PromptConfig(), decode: DecodeConfig = DecodeConfig(),
-                 constrained: bool = False, examples: t.Sequence[tuple[str, str]] = (), shots: int = 0,
-                 vote: bool = False, timeout_s: float = 10.0, row_cap: int = 1000) -> None:
+                 constrained: bool = False, repair: bool = False, examples: t.Sequence[tuple[str, str]] = (),
+                 shots: int = 0, vote: bool = False, timeout_s: float = 10.0, row_cap: int = 1000) -> None:
+        """``constrained``: schema-constrained decoding. ``repair`` (with ``constrained``): decode freely
+        first and again with the constraint only the questions none of whose candidates parses, resolves
+        and runs; a model that plans a query the constraint would cut short keeps its own answer when it
+        is sound."""
         if not schema.execution_db:
             raise ConfigError(f"Schema {schema.name!r} has no execution database.")
         self.schema = schema
@@ -65,6 +78,7 @@ class Text2SQL:
         self.builder = PromptBuilder(schema, self.model.tokenizer, prompt)
         self.decode = decode
         self.constrained = constrained
+        self.repair = repair and constrained
         self.retriever = PairRetriever(examples) if shots and examples else None
         self.shots = shots
         self.vote = vote
@@ -78,11 +92,47 @@ class Text2SQL:
     def ask(self, question: str) -> Answer:
         return self.predict([question])[0]
 
-    def predict(self, questions: t.Sequence[str], progress: t.Callable[[int], None] | None = None) -> list[Answer]:
+    def predict(self, questions: t.Sequence[str], progress: t.Callable[[int], None] | None = None, *,
+                first: t.Sequence[tuple[t.Sequence[str], float]] | None = None) -> list[Answer]:
+        """Answer ``questions``. ``first`` (repair only): each question's free candidates and their decoding
+        seconds, already made by this model with these prompt and decoding options (e.g. an unconstrained
+        run's predictions), so that only the repair pass runs."""
         prompts = [self.builder.prompt(q, self.retriever.top(q, self.shots) if self.retriever else ()) for q in questions]
+        if self.repair:
+            if first is not None:
+                cands, gen_s = [list(c) for c, _ in first], [float(sec) for _, sec in first]
+                if progress:
+                    progress(len(prompts))
+            else:
+                cands, gen_s = self._generate(prompts, False, progress)
+            picks = [self._choose(options) for options in cands]
+            redo = [i for i, pick in enumerate(picks) if pick.index is None]
+            fixed, fixed_s = self._generate([prompts[i] for i in redo], True, None) if redo else ([], [])
+            used = [False] * len(prompts)
+            for i, options, secs in zip(redo, fixed, fixed_s):
+                cands[i], gen_s[i], used[i] = options, gen_s[i] + secs, True
+                picks[i] = self._choose(options)
+        else:
+            cands, gen_s = self._generate(prompts, self.constrained, progress)
+            picks = [self._choose(options) for options in cands]
+            used = [self.constrained] * len(prompts)
+        answers = []
+        for q, options, secs, (pick, run_s), constrained in zip(questions, cands, gen_s, picks, used):
+            sql = options[pick.index] if pick.index is not None else (options[0] if options else "")
+            ex = pick.execution
+            answers.append(Answer(
+                question=q, sql=sql, source_sql=self.to_source(sql), status=ex.status.value if ex else "error",
+                columns=ex.columns if ex else (), rows=ex.rows if ex else (), candidates=tuple(options),
+                chosen=pick.index, rejected=pick.rejected, seconds={"generate": round(secs, 3), "select": round(run_s, 3)},
+                constrained=constrained, error=None if ex else "; ".join(pick.rejected) or "no candidate",
+            ))
+        return answers
+
+    def _generate(self, prompts: list[str], constrained: bool,
+                  progress: t.Callable[[int], None] | None) -> tuple[list[list[str]], list[float]]:
         made: list[t.Any] = []
         factory: t.Callable[[int], t.Any] | None = None
-        if self.constrained:
+        if constrained:
             inner = self._constraint_factory()
 
             def keep(prompt_len: int) -> t.Any:  # keep the processors, for their stats
@@ -90,27 +140,17 @@ class Text2SQL:
                 return made[-1]
 
             factory = keep
-
         cands, gen_s = generate_candidates(self.model.model, self.model.tokenizer, prompts, self.decode,
                                            logits_processor_factory=factory, progress=progress)
         for proc in made:
             for key in self.constraint_stats:
                 self.constraint_stats[key] += proc.stats.get(key, 0)
-        answers = []
-        for q, options, secs in zip(questions, cands, gen_s):
-            t0 = time.perf_counter()
-            pick = choose(options, self.schema, self.box, vote=self.vote, timeout_s=self.timeout_s,
-                          row_cap=self.row_cap)
-            run_s = time.perf_counter() - t0
-            sql = options[pick.index] if pick.index is not None else (options[0] if options else "")
-            ex = pick.execution
-            answers.append(Answer(
-                question=q, sql=sql, source_sql=self.to_source(sql), status=ex.status.value if ex else "error",
-                columns=ex.columns if ex else (), rows=ex.rows if ex else (), candidates=tuple(options),
-                chosen=pick.index, rejected=pick.rejected, seconds={"generate": round(secs, 3), "select": round(run_s, 3)},
-                constrained=self.constrained, error=None if ex else "; ".join(pick.rejected) or "no candidate",
-            ))
-        return answers
+        return cands, gen_s
+
+    def _choose(self, options: t.Sequence[str]) -> t.Any:
+        t0 = time.perf_counter()
+        pick = choose(options, self.schema, self.box, vote=self.vote, timeout_s=self.timeout_s, row_cap=self.row_cap)
+        return _Pick(pick, time.perf_counter() - t0)
 
     def to_source(self, sql: str) -> str | None:
         """The same query in the source database's dialect (identifiers keep their quoting)."""

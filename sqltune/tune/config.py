@@ -57,6 +57,7 @@ class TuneConfig:
     time_budget_s: float = 0.0  # 0: none; else stop training (stopped="time_budget") after this many seconds
     recall_items: int = 32  # facts and pairs each whose exact recall is reported after training (0: skip)
     recall_base: bool = True  # also measure the untuned model's recall of the same items
+    review: bool = False  # spaced review: train what is not reproduced yet, stop once all is (sqltune.tune.review)
 
     def __post_init__(self) -> None:
         if self.adapter not in ADAPTERS:

@@ -24,6 +24,9 @@ class LossStats:
     identifier_loss: float  # mean over identifier tokens (nan when none)
     tokens: int
     identifier_tokens: int
+    #: Per batch row: greedy decoding would reproduce its target exactly (every target token, the
+    #: end-of-sequence one included, is the model's top choice given the prompt and the target so far).
+    recalled: tuple[bool, ...] = ()
 
 
 def unwrap(model: t.Any) -> t.Any:
@@ -91,16 +94,24 @@ def weighted_loss(model: t.Any, batch: dict[str, t.Any], chunk: int = 512) -> tu
     y = labels[mask].to(hidden.device)
     w = weights[mask]
     ident = batch["ident"][:, 1:].to(hidden.device)[mask]
-    ce_parts = []
+    ce_parts, hit_parts = [], []
     for start in range(0, h.shape[0], chunk):
         logits = head(h[start:start + chunk]).float()
         ce_parts.append(F.cross_entropy(logits, y[start:start + chunk], reduction="none"))
+        with torch.no_grad():
+            hit_parts.append(logits.argmax(-1) == y[start:start + chunk])
     ce = torch.cat(ce_parts) if ce_parts else hidden.new_zeros(0)
     loss = (ce * w).sum() / w.sum().clamp_min(1e-8)
     with torch.no_grad():
+        rows = labels.shape[0]
+        row_of = torch.arange(rows, device=mask.device).unsqueeze(1).expand_as(mask)[mask].to(hidden.device)
+        hits = torch.cat(hit_parts) if hit_parts else torch.zeros(0, dtype=torch.bool, device=hidden.device)
+        misses = torch.zeros(rows, device=hidden.device).index_add_(0, row_of, (~hits).float())
+        targets = torch.zeros(rows, device=hidden.device).index_add_(0, row_of, torch.ones_like(misses[row_of]))
         stats = LossStats(
             loss=float(loss), token_loss=float(ce.mean()) if ce.numel() else float("nan"),
             identifier_loss=float(ce[ident].mean()) if ident.any() else float("nan"),
             tokens=int(ce.numel()), identifier_tokens=int(ident.sum()),
+            recalled=tuple(bool(m == 0 and n > 0) for m, n in zip(misses.tolist(), targets.tolist())),
         )
     return loss, stats

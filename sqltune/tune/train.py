@@ -11,6 +11,12 @@ out). With ``eval_items`` > 0 that loss is measured every ``eval_every`` steps (
 dropout) on a fixed sample of that many training items; with ``eval_items=0`` it is the mean over
 the last whole epoch of the training batches' own identifier loss, measured before each update: it
 covers every item and costs nothing (the adapters have no dropout by default).
+With ``review`` (the ``cpu`` preset) an epoch trains only the items that are due under a spaced
+review (:mod:`sqltune.tune.review`): one the model already reproduced exactly at its last visit
+comes back after 2, 4, 8 … epochs, one it missed in the next epoch. Once every item was reproduced
+at its last visit, one teacher-forced pass over all items (no update) checks that they still are
+(later updates can undo an early hit); misses are due again, and when there are none training
+stops as ``memorised``: greedy decoding then reproduces every training item exactly.
 It checkpoints every ``save_every`` steps and resumes from the last checkpoint of the same
 config and data; with a seed it is deterministic (unless ``time_budget_s`` cuts it short). It
 writes a JSONL log and an SVG loss plot.
@@ -35,6 +41,7 @@ from sqltune.tune.config import TuneConfig
 from sqltune.tune.data import Encoded, Item, batches, collate, encode, identifier_strings
 from sqltune.tune.loss import weighted_loss
 from sqltune.tune.plot import write_loss_svg
+from sqltune.tune.review import Review
 
 
 @dataclass(frozen=True)
@@ -141,12 +148,23 @@ def memory_tune(model: t.Any, tokenizer: t.Any, items: t.Sequence[Item], schema:
     pad = tokenizer.pad_token_id
     device = _device(model)
     autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=config.bf16_autocast)
+    review = (Review.from_dict(state["review"]) if "review" in state else Review.start(len(data))) \
+        if config.review else None
     while state["step"] < config.max_steps and stopped == "max_steps":
-        order = batches(data, config.batch_tokens, config.seed, state["epoch"])
+        if review is not None:
+            if state.get("epoch_items") is None:  # an epoch's items are fixed at its start (a resume redoes them)
+                state["epoch"] = review.next_epoch(state["epoch"])
+                state["epoch_items"] = list(review.due(state["epoch"]))
+            due = state["epoch_items"]
+            order = [[due[j] for j in b] for b in batches([data[i] for i in due], config.batch_tokens, config.seed,
+                                                          state["epoch"])]
+        else:
+            order = batches(data, config.batch_tokens, config.seed, state["epoch"])
         while state["batch"] < len(order) and state["step"] < config.max_steps:
             t0 = time.perf_counter()
             sched.set(state["step"], state["elapsed"])
-            rows = [data[i] for i in order[state["batch"]]]
+            idx = order[state["batch"]]
+            rows = [data[i] for i in idx]
             batch = {k: v.to(device) for k, v in collate(rows, pad, share_prefix=share).items()}
             with autocast:
                 loss, stats = weighted_loss(model, batch, config.loss_chunk)
@@ -157,6 +175,10 @@ def memory_tune(model: t.Any, tokenizer: t.Any, items: t.Sequence[Item], schema:
             opt.zero_grad(set_to_none=True)
             if hasattr(model, "after_step"):
                 model.after_step(state["step"] + 1)
+            if review is not None:
+                for i, ok in zip(idx, stats.recalled):
+                    review = review.visit(i, state["epoch"], ok)
+                state["review"] = review.to_dict()
             dt = time.perf_counter() - t0
             n_tokens = sum(len(r) for r in rows)
             state["step"] += 1
@@ -169,6 +191,8 @@ def memory_tune(model: t.Any, tokenizer: t.Any, items: t.Sequence[Item], schema:
             row = {"step": state["step"], "epoch": state["epoch"], "loss": round(stats.loss, 5),
                    "identifier_loss": _r(stats.identifier_loss), "lr": sched.lr,
                    "tokens": n_tokens, "tokens_per_s": round(n_tokens / dt, 1)}
+            if review is not None:
+                row["recalled_share"] = round(review.recalled_share(), 4)
             if state["batch"] == len(order):  # the epoch's last batch
                 row["epoch_identifier_loss"] = _r(state["epoch_id_sum"] / max(state["epoch_id_n"], 1)
                                                   if state["epoch_id_n"] else math.nan)
@@ -179,6 +203,12 @@ def memory_tune(model: t.Any, tokenizer: t.Any, items: t.Sequence[Item], schema:
             if probe and (state["step"] % config.eval_every == 0 or state["step"] == config.max_steps):
                 id_loss = _eval_identifier_loss(model, probe, pad, config.loss_chunk, share)
                 row["eval_identifier_loss"] = _r(id_loss)
+            if review is not None and review.all_recalled():  # stale for items seen long ago: check them all
+                missed = [i for i, ok in enumerate(_recalled(model, data, pad, config.loss_chunk, share)) if not ok]
+                for i in missed:
+                    review = review.visit(i, state["epoch"], False)
+                state["review"] = review.to_dict()
+                row["checked_misses"] = len(missed)
             state["elapsed"] += time.perf_counter() - t0
             row["elapsed_s"] = round(state["elapsed"], 2)
             history.append(row)
@@ -187,6 +217,9 @@ def memory_tune(model: t.Any, tokenizer: t.Any, items: t.Sequence[Item], schema:
                 progress(row)
             if state["step"] % config.save_every == 0:
                 _checkpoint(ckpt, key, model, opt, sched, state)
+            if row.get("checked_misses") == 0:
+                stopped = "memorised"
+                break
             if "eval_identifier_loss" in row and id_loss < config.stop_identifier_loss:
                 stopped = "memorised"
                 break
@@ -196,6 +229,7 @@ def memory_tune(model: t.Any, tokenizer: t.Any, items: t.Sequence[Item], schema:
         if state["batch"] >= len(order):
             state["epoch"] += 1
             state["batch"] = 0
+            state["epoch_items"] = None
     if probe and (math.isnan(id_loss) or "eval_identifier_loss" not in (history[-1] if history else {})):
         id_loss = _eval_identifier_loss(model, probe, pad, config.loss_chunk, share)
     elif not probe:  # the last whole epoch's, else the running mean of the first one
@@ -277,6 +311,24 @@ def _eval_identifier_loss(model: t.Any, probe: t.Sequence[Encoded], pad: int, ch
     if was:
         model.train()
     return total / n if n else float("nan")
+
+
+def _recalled(model: t.Any, data: t.Sequence[Encoded], pad: int, chunk: int, share: bool = False) -> list[bool]:
+    """Per item: greedy decoding reproduces it exactly now (teacher-forced, no update)."""
+    import torch
+
+    was = model.training
+    model.eval()
+    out: list[bool] = []
+    device = _device(model)
+    with torch.no_grad():
+        for start in range(0, len(data), 8):
+            batch = collate(data[start:start + 8], pad, share_prefix=share)
+            _, stats = weighted_loss(model, {k: v.to(device) for k, v in batch.items()}, chunk)
+            out.extend(stats.recalled)
+    if was:
+        model.train()
+    return out
 
 
 def _device(model: t.Any) -> t.Any:
