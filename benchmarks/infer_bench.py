@@ -129,6 +129,7 @@ def main(argv: list[str] | None = None) -> int:
                 base_s[cfg.shots] = per_q
             row: dict[str, t.Any] = {"evalset": name, "config": label, **cfg.to_dict(), "cases": cases,
                                      "s_per_question": round(per_q, 2), "cached": res.cached,
+                                     "made_at": res.extra.get("sqltune_commit"),
                                      "predictions": str(res.predictions)}
             for tier in TIERS:
                 for m in METRICS:
@@ -176,7 +177,7 @@ def markdown_table(rows: list[dict[str, t.Any]], suite: bool = True) -> str:
         return "(no rows)"
     metrics = ["ex_strict"] + (["ts"] if suite else [])
     head = ["evalset", "config"] + [f"{'EX' if m == 'ex_strict' else 'TS'} {tier}" for m in metrics for tier in TIERS]
-    head += ["invented", "s/question", "overhead"]
+    head += ["invented", "s/question", "overhead", "made at"]
     out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
 
     def pct(v: t.Any) -> str:
@@ -185,7 +186,7 @@ def markdown_table(rows: list[dict[str, t.Any]], suite: bool = True) -> str:
     for r in rows:
         cells = [r["evalset"], r["config"]] + [pct(r[f"{m}.{tier}"]) for m in metrics for tier in TIERS]
         cells += [pct(r["invented_identifier_rate.overall"]), f"{r['s_per_question']:.1f}",
-                  f"×{r['overhead_ratio']:.2f}" if r.get("overhead_ratio") else "-"]
+                  f"×{r['overhead_ratio']:.2f}" if r.get("overhead_ratio") else "-", (r.get("made_at") or "-")[:7]]
         out.append("| " + " | ".join(cells) + " |")
     return "\n".join(out)
 

@@ -137,9 +137,11 @@ def evaluate(target: str, evalset: str | Evalset, model: str | Model | None = No
     predict_s = 0.0
     extra: dict[str, t.Any] = {}
     if not cached:
+        from sqltune.grade.result_schema import git_hash
         from sqltune.infer.predict import resumed_seconds
 
         before = resumed_seconds(preds)
+        commit = git_hash()  # the code that made the predictions (the cache key does not hold it)
         first = _free_run(folder.parent, _key(model_name, model_adapter, ev,
                                               dataclasses.replace(config, constrained=False, repair=False), schema),
                           [c.id for c in ev.cases]) if config.repair else None
@@ -148,14 +150,14 @@ def evaluate(target: str, evalset: str | Evalset, model: str | Model | None = No
                          project_dir, progress, first)
         reused = sum(sec for _, sec in first.values()) if first else 0.0  # the free pass, done before
         predict_s = time.perf_counter() - t0 + before + reused
-        extra = {"constraint": stats} if config.constrained else {}
+        extra = {"constraint": stats, "sqltune_commit": commit} if config.constrained else {"sqltune_commit": commit}
         atomic.write_json(folder / "predict.json", {"seconds": round(predict_s, 2), "cases": len(ev.cases),
                                                     "resumed_s": round(before, 2), "reused_free_s": round(reused, 2),
                                                     **extra})
     elif (folder / "predict.json").is_file():
         meta = json.loads((folder / "predict.json").read_text())
         predict_s = float(meta["seconds"])
-        extra = {"constraint": meta["constraint"]} if "constraint" in meta else {}
+        extra = {k: meta[k] for k in ("constraint", "sqltune_commit") if k in meta}
 
     def graded(*_: t.Any) -> None:
         graded.n += 1  # type: ignore[attr-defined]
