@@ -501,11 +501,10 @@ def test_categorical_literals_optionally_constrained(tok: t.Any) -> None:
     assert not m.accepts("SELECT o.id FROM orders o WHERE o.status <> 'LOST'")
 
 
-def test_text2sql_constrained_end_to_end(tmp_path: t.Any, tok: t.Any) -> None:
-    """Text2SQL(constrained=True) with a tiny model on a real database: every candidate is clean."""
+def _shop_and_tiny_model(tmp_path: t.Any, tok: t.Any) -> tuple[Schema, t.Any]:
+    """A one-table DuckDB database introspected, and a saved tiny model over ``tok``."""
     import duckdb
 
-    from sqltune.infer import DecodeConfig, Text2SQL
     from sqltune.introspect import introspect
 
     db = tmp_path / "shop.duckdb"
@@ -513,10 +512,17 @@ def test_text2sql_constrained_end_to_end(tmp_path: t.Any, tok: t.Any) -> None:
     con.execute("CREATE TABLE orders(id INT, status VARCHAR, amount DOUBLE, customer_id INT)")
     con.execute("INSERT INTO orders VALUES (1, 'OPEN', 3, 1), (2, 'SHIPPED', 5, 1)")
     con.close()
-    schema = introspect(db, name="shop")
     folder = tmp_path / "tiny"
     tiny_model(tok).save_pretrained(folder)
     tok.save_pretrained(folder)
+    return introspect(db, name="shop"), folder
+
+
+def test_text2sql_constrained_end_to_end(tmp_path: t.Any, tok: t.Any) -> None:
+    """Text2SQL(constrained=True) with a tiny model on a real database: every candidate is clean."""
+    from sqltune.infer import DecodeConfig, Text2SQL
+
+    schema, folder = _shop_and_tiny_model(tmp_path, tok)
     bot = Text2SQL(schema, str(folder), constrained=True, decode=DecodeConfig(max_new_tokens=16, num_candidates=2))
     answers = bot.predict(["How many orders?", "Total amount?"])
     bot.close()
@@ -531,19 +537,9 @@ def test_text2sql_constrained_end_to_end(tmp_path: t.Any, tok: t.Any) -> None:
 def test_repair_keeps_sound_free_answers_and_constrains_only_the_rest(tmp_path: t.Any, tok: t.Any) -> None:
     """Text2SQL(constrained=True, repair=True): a free answer that resolves and runs stays as it is; one that
     invents a table is decoded again, with the constraint."""
-    import duckdb
-
     from sqltune.infer import DecodeConfig, Text2SQL
-    from sqltune.introspect import introspect
 
-    db = tmp_path / "shop.duckdb"
-    con = duckdb.connect(str(db))
-    con.execute("CREATE TABLE orders(id INT, status VARCHAR, amount DOUBLE, customer_id INT)")
-    con.close()
-    schema = introspect(db, name="shop")
-    folder = tmp_path / "tiny"
-    tiny_model(tok).save_pretrained(folder)
-    tok.save_pretrained(folder)
+    schema, folder = _shop_and_tiny_model(tmp_path, tok)
     bot = Text2SQL(schema, str(folder), constrained=True, repair=True, decode=DecodeConfig(max_new_tokens=16))
     free = [(["SELECT count(*) FROM orders"], 1.5), (["SELECT total FROM orderz"], 2.0)]
     kept, redone = bot.predict(["How many orders?", "Total?"], first=free)
