@@ -35,7 +35,7 @@ if t.TYPE_CHECKING:
 
 
 #: Options added after predictions were first cached, with their defaults (see :meth:`EvalConfig.key`).
-LATE_OPTIONS: dict[str, t.Any] = {"repair": False}
+LATE_OPTIONS: dict[str, t.Any] = {"repair": False, "prompt_budget": 3000}
 
 
 @dataclass(frozen=True)
@@ -53,6 +53,9 @@ class EvalConfig:
         max_new_tokens: Decoding budget per query.
         batch_size: Questions decoded together.
         suite: Also test-suite accuracy on ``k`` perturbed copies.
+        prompt_budget: Prompt tokens for the schema text; a larger schema is linked per question.
+            0: always the whole schema, so every prompt starts alike and that start runs once
+            (:mod:`sqltune.infer.prefix`).
     """
 
     subset: int = 0
@@ -65,6 +68,7 @@ class EvalConfig:
     batch_size: int = 4
     suite: bool = True
     k: int = 5
+    prompt_budget: int = 3000
 
     @classmethod
     def from_dict(cls, d: t.Mapping[str, t.Any]) -> EvalConfig:
@@ -226,7 +230,8 @@ def _predict(schema: Schema, ev: Evalset, model: t.Any, adapter: str | None, con
     decode = DecodeConfig(num_candidates=config.candidates, num_beams=config.candidates,
                           max_new_tokens=config.max_new_tokens, batch_size=config.batch_size)
     bot = Text2SQL(schema, model, adapter=adapter, constrained=config.constrained, repair=config.repair, decode=decode,
-                   prompt=PromptConfig(mode="schema" if config.schema_in_prompt else "none"),
+                   prompt=PromptConfig(mode="schema" if config.schema_in_prompt else "none",
+                                       budget_tokens=config.prompt_budget),
                    examples=examples, shots=config.shots)
     done = [0]
 

@@ -110,7 +110,7 @@ def main_job(config: JobConfig = JobConfig(), *, say: Say | None = None,
     from sqltune.evaluate import EvalConfig, evaluate, tier_table
     from sqltune.models import DEFAULT_MODEL
     from sqltune.onboard import onboard
-    from sqltune.tune.project import tune_project
+    from sqltune.tune.project import tune_config, tune_project
 
     cfg = config.resolved()
     if cfg.sample not in samples.SAMPLES:
@@ -159,11 +159,18 @@ def main_job(config: JobConfig = JobConfig(), *, say: Say | None = None,
     runs: list[tuple[str, str | None, EvalConfig]] = [("base", None, EvalConfig(**common))]
     if cfg.fewshot:
         runs.append((f"base + {cfg.shots}-shot retrieval", None, EvalConfig(**common, shots=cfg.shots)))
-    runs.append(("tuned (no schema text)", adapter, EvalConfig(**common, schema_in_prompt=False)))
-    if cfg.tuned_schema_prompt:
-        runs.append(("tuned + schema text", adapter, EvalConfig(**common)))
-    if cfg.constrained:
-        runs.append(("tuned, constrained", adapter, EvalConfig(**common, schema_in_prompt=False, constrained=True)))
+    tcfg = tune_config(cfg.preset, cfg.adapter, cfg.tune or None)
+    if tcfg.prompt_mode == "schema":  # tuned with the schema in its prompts: asked the same way
+        schema_run = EvalConfig(**common, prompt_budget=tcfg.prompt_budget_tokens)
+        runs.append(("tuned + schema text", adapter, schema_run))
+        if cfg.constrained:
+            runs.append(("tuned + schema text, constrained", adapter, dataclasses.replace(schema_run, constrained=True)))
+    else:
+        runs.append(("tuned (no schema text)", adapter, EvalConfig(**common, schema_in_prompt=False)))
+        if cfg.tuned_schema_prompt:
+            runs.append(("tuned + schema text", adapter, EvalConfig(**common)))
+        if cfg.constrained:
+            runs.append(("tuned, constrained", adapter, EvalConfig(**common, schema_in_prompt=False, constrained=True)))
     evaluations: list[Evaluation] = []
     for label, adapter_dir, ecfg in runs:
         done = step(f"evaluate {label}")

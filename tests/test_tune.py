@@ -531,3 +531,67 @@ def test_memory_tune_convenience_takes_plain_pairs(shop_project: Project, tmp_pa
                           facts=[("Which table holds orders?", 'sales."OrderHeader"')], out=tmp_path / "conv")
     assert adapter.adapter_dir == tmp_path / "conv" and adapter.items == 3 and adapter.result.steps == 2
     assert adapter.recall.n_pairs == 2 and adapter.recall.n_facts == 1
+
+
+# ------------------------------------------------------------------ frozen schema prefix
+def _pairs(n: int, seed: int = 3) -> list[Item]:
+    rng = random.Random(seed)
+    return [Item(f"p{i}", f"fact_{i:02d}", "SQL: " + " ".join(rng.choice(SYLLABLES) for _ in range(3)))
+            for i in range(n)]
+
+
+def test_a_frozen_start_gives_the_plain_models_loss_and_costs_only_the_rest(tmp_path: Path) -> None:
+    """Without an adapter the base keys of the frozen start are the model's own: the same loss as full rows."""
+    import torch
+
+    from sqltune.infer.prefix import PrefixCache
+    from sqltune.prompt import PromptBuilder, PromptConfig
+    from sqltune.tune.data import batches, collate, frozen_start
+    from sqltune.tune.loss import weighted_loss
+
+    model, tok = _word_model(8, seed=2)
+    schema = _schema()
+    builder = PromptBuilder(schema, tok, PromptConfig(budget_tokens=0))
+    items = _pairs(6)
+    start = frozen_start(builder, tok, [it.question for it in items])
+    assert len(start) > 10  # the system turn and the schema text
+    strings = identifier_strings(schema)
+    full = [encode(it, builder, tok, schema, identifier_weight=3.0, max_len=512, strings=strings) for it in items]
+    cut = [encode(it, builder, tok, schema, identifier_weight=3.0, max_len=512, strings=strings, frozen=start)
+           for it in items]
+    assert all(r.frozen == len(start) and r.cost == len(r) - len(start) for r in cut)
+    assert [r.input_ids for r in cut] == [r.input_ids for r in full]
+    cache = PrefixCache(min_tokens=1, base=True)
+    with torch.no_grad():
+        plain, _ = weighted_loss(model, collate(full, tok.pad_token_id))
+        batch = collate(cut, tok.pad_token_id)
+        assert batch["input_ids"].shape[1] == max(r.cost for r in cut)
+        frozen, _ = weighted_loss(model, batch, frozen_cache=cache)
+        weighted_loss(model, batch, frozen_cache=cache)
+    torch.testing.assert_close(frozen, plain, atol=1e-5, rtol=1e-5)
+    assert cache.stats == {"hits": 1, "misses": 1, "tokens_reused": 0}  # computed once, then reused
+    mixed = cut[:3] + full[3:]  # a batch never mixes rows with and without a frozen start
+    assert all(len({mixed[i].frozen for i in b}) == 1 for b in batches(mixed, 10_000, 0, 0))
+
+
+def test_training_with_a_frozen_schema_start_memorises_pairs(tmp_path: Path) -> None:
+    from sqltune.infer.prefix import PrefixCache
+
+    model, tok = _word_model(8, seed=2)
+    computed = []
+    original = PrefixCache._compute
+
+    def counting(self, model, ids):  # type: ignore[no-untyped-def]
+        computed.append(len(ids))
+        return original(self, model, ids)
+
+    PrefixCache._compute = counting  # type: ignore[method-assign]
+    try:
+        cfg = TuneConfig(max_steps=60, eval_every=100, prompt_mode="schema", prompt_budget_tokens=0, frozen_prefix=True,
+                         batch_tokens=256, max_seq_len=64, lr=5e-3, eval_items=0, recall_items=0, stop_identifier_loss=1e-9)
+        _, result = memory_tune(model, tok, _pairs(6), _schema(), cfg, tmp_path / "run")
+    finally:
+        PrefixCache._compute = original  # type: ignore[method-assign]
+    assert len(computed) == 1 and computed[0] > 10  # once per run, not once per step
+    losses = [row["loss"] for row in result.history if "loss" in row]
+    assert losses[-1] < losses[0] / 4, losses

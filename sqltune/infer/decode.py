@@ -13,6 +13,8 @@ import time
 import typing as t
 from dataclasses import dataclass
 
+from sqltune.infer.prefix import PrefixCache, batch_inputs
+
 _FENCE = re.compile(r"```(?:sql|SQL)?\s*\n?(.*?)(?:```|$)", re.S)
 
 
@@ -26,6 +28,9 @@ class DecodeConfig:
     top_p: float = 0.95
     batch_size: int = 4
     seed: int = 0
+    #: Run the prompt start the questions share once and reuse it (:mod:`sqltune.infer.prefix`); the
+    #: outputs are the same. Only where at least this many tokens are shared (0: never).
+    prefix_min_tokens: int = 256
 
 
 def extract_sql(text: str) -> str:
@@ -49,11 +54,13 @@ def extract_sql(text: str) -> str:
 
 def generate_candidates(model: t.Any, tokenizer: t.Any, prompts: t.Sequence[str], config: DecodeConfig = DecodeConfig(),
                         *, logits_processor_factory: t.Callable[[int], t.Any] | None = None,
-                        progress: t.Callable[[int], None] | None = None) -> tuple[list[list[str]], list[float]]:
+                        progress: t.Callable[[int], None] | None = None,
+                        prefix: PrefixCache | None = None) -> tuple[list[list[str]], list[float]]:
     """``config.num_candidates`` SQL strings per prompt, and seconds spent per prompt.
 
     Prompts are left-padded into batches; ``logits_processor_factory(prompt_length)`` makes the
-    processors (e.g. schema constraints) for one batch.
+    processors (e.g. schema constraints) for one batch. With ``prefix``, the start the prompts share
+    runs once and is reused by later batches (:mod:`sqltune.infer.prefix`); the outputs are the same.
     """
     import torch
     from transformers import LogitsProcessorList
@@ -64,21 +71,31 @@ def generate_candidates(model: t.Any, tokenizer: t.Any, prompts: t.Sequence[str]
     n = max(config.num_candidates, 1)
     for start in range(0, len(prompts), config.batch_size):
         batch = list(prompts[start:start + config.batch_size])
-        enc = tokenizer(batch, return_tensors="pt", padding=True, add_special_tokens=False).to(model.device)
-        kwargs: dict[str, t.Any] = dict(max_new_tokens=config.max_new_tokens, num_return_sequences=n,
-                                        pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id)
+        t0 = time.perf_counter()
+        kwargs: dict[str, t.Any] = {}
+        rows = tokenizer(batch, add_special_tokens=False)["input_ids"] if prefix is not None else None
+        k, cache = prefix.start_for(model, rows) if prefix is not None and rows is not None else (0, None)
+        if cache is not None and rows is not None and prefix is not None:
+            pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+            enc = batch_inputs(rows, k, pad, model.device)
+            cache.batch_repeat_interleave(len(batch) * (n if config.do_sample else max(config.num_beams, n)))
+            kwargs[prefix.cache_arg] = cache
+        else:
+            enc = tokenizer(batch, return_tensors="pt", padding=True, add_special_tokens=False).to(model.device)
+        kwargs.update(max_new_tokens=config.max_new_tokens, num_return_sequences=n,
+                      pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id)
         if config.do_sample:
             torch.manual_seed(config.seed + start)
             kwargs.update(do_sample=True, temperature=config.temperature, top_p=config.top_p)
         else:
             kwargs.update(do_sample=False, num_beams=max(config.num_beams, n))
+        width = enc["input_ids"].shape[1]
         if logits_processor_factory is not None:
-            kwargs["logits_processor"] = LogitsProcessorList([logits_processor_factory(enc.input_ids.shape[1])])
-        t0 = time.perf_counter()
+            kwargs["logits_processor"] = LogitsProcessorList([logits_processor_factory(width)])
         with torch.no_grad():
             gen = model.generate(**enc, **kwargs)
         elapsed = (time.perf_counter() - t0) / len(batch)
-        texts = tokenizer.batch_decode(gen[:, enc.input_ids.shape[1]:], skip_special_tokens=True)
+        texts = tokenizer.batch_decode(gen[:, width:], skip_special_tokens=True)
         for i in range(len(batch)):
             out.append([extract_sql(x) for x in texts[i * n:(i + 1) * n]])
             seconds.append(elapsed)

@@ -23,6 +23,7 @@ from sqltune.errors import ConfigError
 from sqltune.identifiers import sqlglot_dialect
 from sqltune.infer.decode import DecodeConfig, generate_candidates
 from sqltune.infer.fewshot import PairRetriever
+from sqltune.infer.prefix import PrefixCache
 from sqltune.infer.select import choose
 from sqltune.models import DEFAULT_MODEL, Model, load_model
 from sqltune.prompt import PromptBuilder, PromptConfig
@@ -66,11 +67,13 @@ class Text2SQL:
     def __init__(self, schema: Schema, model: Model | str = DEFAULT_MODEL, *, adapter: str | None = None,
                  prompt: PromptConfig = PromptConfig(), decode: DecodeConfig = DecodeConfig(),
                  constrained: bool = False, repair: bool = False, examples: t.Sequence[tuple[str, str]] = (),
-                 shots: int = 0, vote: bool = False, timeout_s: float = 10.0, row_cap: int = 1000) -> None:
+                 shots: int = 0, vote: bool = False, timeout_s: float = 10.0, row_cap: int = 1000,
+                 base_prefix: bool | None = None) -> None:
         """``constrained``: schema-constrained decoding. ``repair`` (with ``constrained``): decode freely
         first and again with the constraint only the questions none of whose candidates parses, resolves
         and runs; a model that plans a query the constraint would cut short keeps its own answer when it
-        is sound."""
+        is sound. ``base_prefix``: compute the prompt start the questions share without the adapter, as an
+        adapter tuned with ``frozen_prefix`` was (default: what the adapter's tuning config says)."""
         if not schema.execution_db:
             raise ConfigError(f"Schema {schema.name!r} has no execution database.")
         self.schema = schema
@@ -85,6 +88,17 @@ class Text2SQL:
         self.timeout_s = timeout_s
         self.row_cap = row_cap
         self.box = Sandbox(schema.execution_db)
+        if base_prefix is None:
+            base_prefix = _frozen_prefix(self.model.adapter)
+        #: The shared prompt start's keys and values, reused across batches and calls.
+        self.prefix: PrefixCache | None = None
+        if decode.prefix_min_tokens:
+            limit = None
+            if base_prefix:  # exactly the start the adapter's training froze, no further
+                from sqltune.tune.data import frozen_start
+
+                limit = len(frozen_start(self.builder, self.model.tokenizer))
+            self.prefix = PrefixCache(min_tokens=decode.prefix_min_tokens, base=base_prefix, limit=limit)
         #: Totals over every constrained batch so far: the processor's own seconds, masks it computed,
         #: and dead ends (rows where it found no allowed token).
         self.constraint_stats: dict[str, float] = {"seconds": 0.0, "masks_computed": 0, "dead_ends": 0}
@@ -141,7 +155,7 @@ class Text2SQL:
 
             factory = keep
         cands, gen_s = generate_candidates(self.model.model, self.model.tokenizer, prompts, self.decode,
-                                           logits_processor_factory=factory, progress=progress)
+                                           logits_processor_factory=factory, progress=progress, prefix=self.prefix)
         for proc in made:
             for key in self.constraint_stats:
                 self.constraint_stats[key] += proc.stats.get(key, 0)
@@ -173,3 +187,12 @@ class Text2SQL:
 
     def close(self) -> None:
         self.box.close()
+
+
+def _frozen_prefix(adapter: str | None) -> bool:
+    """Whether ``adapter`` was tuned against the base model's keys and values of the shared prompt start."""
+    if not adapter:
+        return False
+    from sqltune.tune.artifact import read_meta
+
+    return bool(read_meta(adapter).get("config", {}).get("frozen_prefix"))

@@ -43,6 +43,8 @@ class PromptConfig:
     max_linked_tables: int = 8
 
     def __post_init__(self) -> None:
+        if self.budget_tokens < 0:
+            raise ConfigError(f"Prompt budget_tokens must not be negative (0: the whole schema), not {self.budget_tokens}.")
         if self.mode not in MODES:
             raise ConfigError(f"Unknown prompt mode {self.mode!r}. {did_you_mean(self.mode, MODES)}".strip())
 
@@ -69,9 +71,9 @@ class PromptBuilder:
         return base
 
     def schema_text(self, question: str) -> str:
-        """The schema within the token budget: all of it if it fits, else the linked part."""
+        """The schema within the token budget: all of it if it fits (or the budget is 0), else the linked part."""
         full = self._full_text()
-        if self.count_tokens(full) <= self.config.budget_tokens:
+        if not self.config.budget_tokens or self._full_fits:
             return full
         linked = link(self.schema, question, max_tables=self.config.max_linked_tables)
         parts: list[str] = []
@@ -157,6 +159,10 @@ class PromptBuilder:
     def _table_text(self, table: t.Any, columns: t.Collection[str] | None) -> str:
         return render_table_text(self.schema, table, columns, self._joins, docs=self.config.docs,
                                  values=self.config.values)
+
+    @functools.cached_property
+    def _full_fits(self) -> bool:
+        return self.count_tokens(self._full_text()) <= self.config.budget_tokens
 
     @functools.cached_property
     def _full(self) -> str:

@@ -58,6 +58,10 @@ class TuneConfig:
     recall_items: int = 32  # facts and pairs each whose exact recall is reported after training (0: skip)
     recall_base: bool = True  # also measure the untuned model's recall of the same items
     review: bool = False  # spaced review: train what is not reproduced yet, stop once all is (sqltune.tune.review)
+    #: With ``prompt_mode="schema"``: the prompt start every pair shares (the schema text; whole with
+    #: ``prompt_budget_tokens=0``) attends as the base model's keys and values, computed once per run and
+    #: at inference once per schema; a step runs only the question and the SQL (sqltune.infer.prefix).
+    frozen_prefix: bool = False
 
     def __post_init__(self) -> None:
         if self.adapter not in ADAPTERS:
@@ -68,6 +72,11 @@ class TuneConfig:
             raise ConfigError(f"min_lr_ratio must be in [0, 1], not {self.min_lr_ratio!r}.")
         if self.prompt_mode not in ("schema", "none"):
             raise ConfigError(f"prompt_mode must be 'schema' or 'none', not {self.prompt_mode!r}.")
+        if self.frozen_prefix and self.prompt_mode != "schema":
+            raise ConfigError("frozen_prefix needs prompt_mode 'schema' (a frozen start is the schema text).")
+        if self.prompt_budget_tokens < 0:
+            raise ConfigError(f"prompt_budget_tokens must not be negative (0: the whole schema), "
+                              f"not {self.prompt_budget_tokens!r}.")
         for name in ("lora_r", "max_steps", "batch_tokens", "max_seq_len", "eval_every", "save_every", "loss_chunk"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"Tuning option {name} must be positive, not {getattr(self, name)!r}.")

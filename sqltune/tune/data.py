@@ -45,9 +45,17 @@ class Encoded:
     labels: tuple[int, ...]
     weights: tuple[float, ...]
     ident: tuple[bool, ...]
+    #: Leading tokens that are the frozen shared prompt start (``TuneConfig.frozen_prefix``): their keys
+    #: and values come from the base model, computed once, so the row costs only the rest.
+    frozen: int = 0
 
     def __len__(self) -> int:
         return len(self.input_ids)
+
+    @property
+    def cost(self) -> int:
+        """Tokens this row runs through the model per step."""
+        return len(self.input_ids) - self.frozen
 
 
 def identifier_strings(schema: Schema) -> list[str]:
@@ -81,9 +89,14 @@ def identifier_spans(text: str, schema: Schema, strings: t.Sequence[str] | None 
 
 
 def encode(item: Item, builder: t.Any, tokenizer: t.Any, schema: Schema, *, identifier_weight: float,
-           max_len: int, strings: t.Sequence[str]) -> Encoded:
+           max_len: int, strings: t.Sequence[str], frozen: t.Sequence[int] = ()) -> Encoded:
+    """Token ids, labels, weights. A prompt that starts with ``frozen`` keeps it whole and marks it
+    (:attr:`Encoded.frozen`); ``max_len`` then bounds the tokens after it."""
     prompt, target = builder.example(item.question, item.target, item.kind)
     p_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
+    head: list[int] = []
+    if frozen and len(p_ids) > len(frozen) and tuple(p_ids[:len(frozen)]) == tuple(frozen):
+        head, p_ids = list(frozen), p_ids[len(frozen):]
     enc = tokenizer(target, add_special_tokens=False, return_offsets_mapping=True)
     t_ids, offsets = enc["input_ids"], enc["offset_mapping"]
     spans = identifier_spans(target, schema, strings)
@@ -95,23 +108,36 @@ def encode(item: Item, builder: t.Any, tokenizer: t.Any, schema: Schema, *, iden
     cap = (max_len * 3) // 4  # an over-long target keeps a quarter of the budget for the prompt's end
     t_ids, weights = list(t_ids[:cap]), weights[:cap]
     keep = max_len - len(t_ids)
-    p_ids = list(p_ids[-keep:]) if keep else []
+    p_ids = head + (list(p_ids[-keep:]) if keep else [])
     ids = p_ids + t_ids
     labels = [-100] * len(p_ids) + t_ids
     w = [0.0] * len(p_ids) + weights
     ident = [False] * len(p_ids) + hits[: len(t_ids)]
-    return Encoded(item.id, item.kind, tuple(ids), tuple(labels), tuple(w), tuple(ident))
+    return Encoded(item.id, item.kind, tuple(ids), tuple(labels), tuple(w), tuple(ident), frozen=len(head))
+
+
+def frozen_start(builder: t.Any, tokenizer: t.Any, questions: t.Sequence[str] = ()) -> tuple[int, ...]:
+    """The token start the SQL-pair prompts of ``builder`` share (system turn and schema text), from
+    up to 32 of ``questions`` (two made-up ones when fewer than two are given)."""
+    from sqltune.infer.prefix import shared_start
+
+    qs = list(questions[:32]) if len(questions) >= 2 else ["Alpha?", "Zulu?"]
+    rows = [tokenizer(builder.prompt(q), add_special_tokens=False)["input_ids"] for q in qs]
+    return tuple(rows[0][:shared_start(rows)])
 
 
 def batches(data: t.Sequence[Encoded], batch_tokens: int, seed: int, epoch: int) -> list[list[int]]:
-    """Length-bucketed batches of indices (padding waste stays small), in a seeded order."""
+    """Length-bucketed batches of indices (padding waste stays small), in a seeded order.
+
+    Lengths are :attr:`Encoded.cost`, and rows with a frozen start never share a batch with rows without one.
+    """
     rng = random.Random(f"{seed}:{epoch}")
-    order = sorted(range(len(data)), key=lambda i: (len(data[i]), rng.random()))
+    order = sorted(range(len(data)), key=lambda i: (data[i].frozen, data[i].cost, rng.random()))
     out: list[list[int]] = []
     cur: list[int] = []
     for i in order:
-        longest = max([len(data[j]) for j in cur] + [len(data[i])])
-        if cur and longest * (len(cur) + 1) > batch_tokens:
+        longest = max([data[j].cost for j in cur] + [data[i].cost])
+        if cur and (longest * (len(cur) + 1) > batch_tokens or data[cur[0]].frozen != data[i].frozen):
             out.append(cur)
             cur = []
         cur.append(i)
@@ -122,13 +148,22 @@ def batches(data: t.Sequence[Encoded], batch_tokens: int, seed: int, epoch: int)
 
 
 def collate(rows: t.Sequence[Encoded], pad_id: int, *, share_prefix: bool = False) -> dict[str, t.Any]:
-    """Right-padded tensors; with ``share_prefix`` the rows' common start goes once into ``prefix_ids``."""
+    """Right-padded tensors; with ``share_prefix`` the rows' common start goes once into ``prefix_ids``.
+
+    Rows with a frozen start (all alike, see :func:`batches`) leave it out; ``frozen_ids`` holds it, for
+    :func:`sqltune.tune.loss.hidden_states` to attend to the base model's keys and values of it.
+    """
     import torch
 
     from sqltune.tune.loss import shared_prefix
 
     cut = 0
-    if share_prefix and len(rows) > 1:
+    frozen = rows[0].frozen if rows else 0
+    if frozen:
+        if any(r.frozen != frozen for r in rows):
+            raise ValueError("collate: rows with and without a frozen start in one batch")
+        cut = frozen
+    elif share_prefix and len(rows) > 1:
         firsts = [next((i for i, lab in enumerate(r.labels) if lab != -100), len(r)) for r in rows]
         cut = shared_prefix([r.input_ids for r in rows], firsts)
     n = max(len(r) for r in rows) - cut
@@ -146,5 +181,5 @@ def collate(rows: t.Sequence[Encoded], pad_id: int, *, share_prefix: bool = Fals
         mask[i, :k] = 1
     out = {"input_ids": ids, "attention_mask": mask, "labels": labels, "weights": weights, "ident": ident}
     if cut:
-        out["prefix_ids"] = torch.tensor(rows[0].input_ids[:cut], dtype=torch.long)
+        out["frozen_ids" if frozen else "prefix_ids"] = torch.tensor(rows[0].input_ids[:cut], dtype=torch.long)
     return out

@@ -9,6 +9,11 @@ Every training prompt starts with the same system turn. When a batch carries ``p
 shared start, see :func:`shared_prefix`), the prefix runs once per batch and its keys/values are
 repeated over the rows, instead of running once per row: the same loss, with gradients through the
 prefix, for a quarter to a half fewer tokens through the model.
+
+A batch whose rows start with a *frozen* start (``frozen_ids``, ``TuneConfig.frozen_prefix``: the
+whole schema text, thousands of tokens) attends to that start's keys and values as the base model
+computes them, once per run (``frozen_cache``, a :class:`sqltune.infer.prefix.PrefixCache` with
+``base=True``), with no gradient through it: inference computes it the same way.
 """
 
 from __future__ import annotations
@@ -58,35 +63,43 @@ def shared_prefix(sequences: t.Sequence[t.Sequence[int]], first_labels: t.Sequen
     return max(n, 0)
 
 
-def hidden_states(model: t.Any, batch: dict[str, t.Any]) -> t.Any:
-    """Last hidden states of the batch rows (after ``prefix_ids`` when the batch has one)."""
+def hidden_states(model: t.Any, batch: dict[str, t.Any], frozen_cache: t.Any = None) -> t.Any:
+    """Last hidden states of the batch rows (after ``prefix_ids`` or ``frozen_ids`` when the batch has one)."""
     import torch
 
     inner = unwrap(model)
     backbone = getattr(inner, inner.base_model_prefix)
-    prefix = batch.get("prefix_ids")
+    frozen = batch.get("frozen_ids")
+    prefix = frozen if frozen is not None else batch.get("prefix_ids")
     if prefix is None or prefix.shape[-1] == 0:
         return backbone(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).last_hidden_state
     rows = batch["input_ids"].shape[0]
     plen = prefix.shape[-1]
-    out = backbone(input_ids=prefix.view(1, -1), use_cache=True)
-    cache = out["cache"] if "cache" in out else out["past_key_values"]  # transformers >= 5.x renamed it
+    if frozen is not None:
+        if frozen_cache is None:
+            raise ValueError("a batch with frozen_ids needs a frozen_cache")
+        cache, arg = frozen_cache.copy_for(model, frozen.tolist()), frozen_cache.cache_arg
+    else:
+        out = backbone(input_ids=prefix.view(1, -1), use_cache=True)
+        arg = "cache" if "cache" in out else "past_key_values"  # transformers >= 5.x renamed it
+        cache = out[arg]
     cache.batch_repeat_interleave(rows)  # out of place per layer: gradients reach the prefix once
     mask = torch.cat([batch["attention_mask"].new_ones(rows, plen), batch["attention_mask"]], dim=1)
     n = batch["input_ids"].shape[1]
     positions = torch.arange(plen, plen + n, device=prefix.device).unsqueeze(0).expand(rows, -1)
-    kw = {"cache" if "cache" in out else "past_key_values": cache}
+    kw = {arg: cache}
     return backbone(input_ids=batch["input_ids"], attention_mask=mask, use_cache=True, position_ids=positions,
                     **kw).last_hidden_state
 
 
-def weighted_loss(model: t.Any, batch: dict[str, t.Any], chunk: int = 512) -> tuple[t.Any, LossStats]:
+def weighted_loss(model: t.Any, batch: dict[str, t.Any], chunk: int = 512,
+                  frozen_cache: t.Any = None) -> tuple[t.Any, LossStats]:
     """Weighted cross-entropy over target tokens; returns (differentiable loss, stats)."""
     import torch
     import torch.nn.functional as F
 
     head = unwrap(model).get_output_embeddings()
-    hidden = hidden_states(model, batch)
+    hidden = hidden_states(model, batch, frozen_cache)
     labels = batch["labels"][:, 1:]
     weights = batch["weights"][:, 1:].to(hidden.device)
     mask = labels != -100

@@ -50,10 +50,12 @@ def exact_recall(model: t.Any, tokenizer: t.Any, builder: t.Any, items: t.Sequen
 
 
 def greedy_recall(model: t.Any, tokenizer: t.Any, builder: t.Any, items: t.Sequence[Item], schema: t.Any, *,
-                  max_len: int = 4096, batch_size: int = 8, chunk: int = 512) -> tuple[float, list[str]]:
+                  max_len: int = 4096, batch_size: int = 8, chunk: int = 512, frozen: t.Sequence[int] = (),
+                  frozen_cache: t.Any = None) -> tuple[float, list[str]]:
     """Share of ``items`` that greedy decoding would reproduce exactly, from one teacher-forced pass each.
 
-    A target cut by ``max_len`` counts as a miss (its end cannot be checked).
+    A target cut by ``max_len`` counts as a miss (its end cannot be checked). ``frozen``/``frozen_cache``:
+    prompts that start with ``frozen`` attend to its base keys and values (``TuneConfig.frozen_prefix``).
     """
     import torch
 
@@ -66,23 +68,23 @@ def greedy_recall(model: t.Any, tokenizer: t.Any, builder: t.Any, items: t.Seque
     rows = []
     misses: list[str] = []
     for it in items:
-        enc = encode(it, builder, tokenizer, schema, identifier_weight=1.0, max_len=max_len, strings=())
+        enc = encode(it, builder, tokenizer, schema, identifier_weight=1.0, max_len=max_len, strings=(), frozen=frozen)
         full = len(tokenizer(it.target.strip() + eos, add_special_tokens=False)["input_ids"])
         if sum(lab != -100 for lab in enc.labels) < full:
             misses.append(it.id)
         else:
             rows.append(enc)
-    rows.sort(key=len)
+    rows.sort(key=lambda r: (r.frozen, r.cost))
     was_training = model.training
     model.eval()
     head = unwrap(model).get_output_embeddings()
     device = next(model.parameters()).device
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     with torch.no_grad():
-        for start in range(0, len(rows), batch_size):
-            group = rows[start:start + batch_size]
+        groups = [[r for r in rows if r.frozen == f] for f in sorted({r.frozen for r in rows})]
+        for group in (g[i:i + batch_size] for g in groups for i in range(0, len(g), batch_size)):
             batch = {k: v.to(device) for k, v in collate(group, pad, share_prefix=True).items()}
-            hidden = hidden_states(model, batch)[:, :-1]
+            hidden = hidden_states(model, batch, frozen_cache)[:, :-1]
             labels = batch["labels"][:, 1:]
             mask = labels != -100
             h, y = hidden[mask], labels[mask]

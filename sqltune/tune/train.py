@@ -38,7 +38,8 @@ from sqltune.errors import ConfigError
 from sqltune.prompt import PromptBuilder, PromptConfig
 from sqltune.schema import Schema
 from sqltune.tune.config import TuneConfig
-from sqltune.tune.data import Encoded, Item, batches, collate, encode, identifier_strings
+from sqltune.infer.prefix import PrefixCache
+from sqltune.tune.data import Encoded, Item, batches, collate, encode, frozen_start, identifier_strings
 from sqltune.tune.loss import weighted_loss
 from sqltune.tune.plot import write_loss_svg
 from sqltune.tune.review import Review
@@ -119,8 +120,11 @@ def memory_tune(model: t.Any, tokenizer: t.Any, items: t.Sequence[Item], schema:
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     strings = identifier_strings(schema)
+    frozen = frozen_start(builder, tokenizer, [it.question for it in items if it.kind == "pair"]) \
+        if config.frozen_prefix else ()
+    fcache = PrefixCache(min_tokens=1, base=True) if frozen else None  # computed at first use, then reused
     data = [encode(it, builder, tokenizer, schema, identifier_weight=config.identifier_weight,
-                   max_len=config.max_seq_len, strings=strings) for it in items]
+                   max_len=config.max_seq_len, strings=strings, frozen=frozen) for it in items]
     if not data:
         raise ConfigError("Nothing to train on: no pairs or facts were given.")
     probe = _probe(data, config)
@@ -167,7 +171,7 @@ def memory_tune(model: t.Any, tokenizer: t.Any, items: t.Sequence[Item], schema:
             rows = [data[i] for i in idx]
             batch = {k: v.to(device) for k, v in collate(rows, pad, share_prefix=share).items()}
             with autocast:
-                loss, stats = weighted_loss(model, batch, config.loss_chunk)
+                loss, stats = weighted_loss(model, batch, config.loss_chunk, fcache)
                 if hasattr(model, "aux_loss"):
                     loss = loss + model.aux_loss()
             loss.backward()
@@ -180,7 +184,7 @@ def memory_tune(model: t.Any, tokenizer: t.Any, items: t.Sequence[Item], schema:
                     review = review.visit(i, state["epoch"], ok)
                 state["review"] = review.to_dict()
             dt = time.perf_counter() - t0
-            n_tokens = sum(len(r) for r in rows)
+            n_tokens = sum(r.cost for r in rows)  # a frozen start is not run
             state["step"] += 1
             state["batch"] += 1
             if stats.identifier_tokens:
@@ -201,10 +205,10 @@ def memory_tune(model: t.Any, tokenizer: t.Any, items: t.Sequence[Item], schema:
                     id_loss = row["epoch_identifier_loss"]
                     row["eval_identifier_loss"] = row["epoch_identifier_loss"]
             if probe and (state["step"] % config.eval_every == 0 or state["step"] == config.max_steps):
-                id_loss = _eval_identifier_loss(model, probe, pad, config.loss_chunk, share)
+                id_loss = _eval_identifier_loss(model, probe, pad, config.loss_chunk, share, fcache)
                 row["eval_identifier_loss"] = _r(id_loss)
             if review is not None and review.all_recalled():  # stale for items seen long ago: check them all
-                missed = [i for i, ok in enumerate(_recalled(model, data, pad, config.loss_chunk, share)) if not ok]
+                missed = [i for i, ok in enumerate(_recalled(model, data, pad, config.loss_chunk, share, fcache)) if not ok]
                 for i in missed:
                     review = review.visit(i, state["epoch"], False)
                 state["review"] = review.to_dict()
@@ -231,7 +235,7 @@ def memory_tune(model: t.Any, tokenizer: t.Any, items: t.Sequence[Item], schema:
             state["batch"] = 0
             state["epoch_items"] = None
     if probe and (math.isnan(id_loss) or "eval_identifier_loss" not in (history[-1] if history else {})):
-        id_loss = _eval_identifier_loss(model, probe, pad, config.loss_chunk, share)
+        id_loss = _eval_identifier_loss(model, probe, pad, config.loss_chunk, share, fcache)
     elif not probe:  # the last whole epoch's, else the running mean of the first one
         done = [r["epoch_identifier_loss"] for r in history if r.get("epoch_identifier_loss") is not None]
         id_loss = done[-1] if done else (state["epoch_id_sum"] / state["epoch_id_n"] if state["epoch_id_n"]
@@ -292,7 +296,7 @@ def _probe(data: t.Sequence[Encoded], config: TuneConfig) -> list[Encoded]:
 
 
 def _eval_identifier_loss(model: t.Any, probe: t.Sequence[Encoded], pad: int, chunk: int,
-                          share: bool = False) -> float:
+                          share: bool = False, fcache: t.Any = None) -> float:
     """Teacher-forced mean loss over the identifier tokens of ``probe`` (no dropout, no update)."""
     import torch
 
@@ -301,10 +305,10 @@ def _eval_identifier_loss(model: t.Any, probe: t.Sequence[Encoded], pad: int, ch
     total, n = 0.0, 0
     device = _device(model)
     with torch.no_grad():
-        for start in range(0, len(probe), 8):
-            batch = collate(probe[start:start + 8], pad, share_prefix=share)
+        for group in _groups(range(len(probe)), probe, 8):
+            batch = collate([probe[i] for i in group], pad, share_prefix=share)
             batch = {k: v.to(device) for k, v in batch.items()}
-            _, stats = weighted_loss(model, batch, chunk)
+            _, stats = weighted_loss(model, batch, chunk, fcache)
             if stats.identifier_tokens:
                 total += stats.identifier_loss * stats.identifier_tokens
                 n += stats.identifier_tokens
@@ -313,21 +317,32 @@ def _eval_identifier_loss(model: t.Any, probe: t.Sequence[Encoded], pad: int, ch
     return total / n if n else float("nan")
 
 
-def _recalled(model: t.Any, data: t.Sequence[Encoded], pad: int, chunk: int, share: bool = False) -> list[bool]:
+def _recalled(model: t.Any, data: t.Sequence[Encoded], pad: int, chunk: int, share: bool = False,
+              fcache: t.Any = None) -> list[bool]:
     """Per item: greedy decoding reproduces it exactly now (teacher-forced, no update)."""
     import torch
 
     was = model.training
     model.eval()
-    out: list[bool] = []
+    out = [False] * len(data)
     device = _device(model)
     with torch.no_grad():
-        for start in range(0, len(data), 8):
-            batch = collate(data[start:start + 8], pad, share_prefix=share)
-            _, stats = weighted_loss(model, {k: v.to(device) for k, v in batch.items()}, chunk)
-            out.extend(stats.recalled)
+        for group in _groups(range(len(data)), data, 8):
+            batch = collate([data[i] for i in group], pad, share_prefix=share)
+            _, stats = weighted_loss(model, {k: v.to(device) for k, v in batch.items()}, chunk, fcache)
+            for i, ok in zip(group, stats.recalled):
+                out[i] = ok
     if was:
         model.train()
+    return out
+
+
+def _groups(indices: t.Sequence[int], data: t.Sequence[Encoded], size: int) -> list[list[int]]:
+    """``indices`` in runs of at most ``size`` whose rows all have a frozen start or all have none."""
+    out: list[list[int]] = []
+    for frozen in sorted({data[i].frozen for i in indices}):
+        same = [i for i in indices if data[i].frozen == frozen]
+        out += [same[k:k + size] for k in range(0, len(same), size)]
     return out
 
 
