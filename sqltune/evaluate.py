@@ -84,8 +84,15 @@ class EvalConfig:
         return hashlib.sha256(json.dumps(self.key_dict(), sort_keys=True).encode()).hexdigest()[:12]
 
     def key_dict(self) -> dict[str, t.Any]:
-        """The options that shape predictions, as they enter cache keys."""
-        return {k: v for k, v in self.to_dict().items() if not (k in LATE_OPTIONS and v == LATE_OPTIONS[k])}
+        """The options that shape predictions, as they enter cache keys (constrained runs: with the
+        constraint's revision, from 2 on)."""
+        out = {k: v for k, v in self.to_dict().items() if not (k in LATE_OPTIONS and v == LATE_OPTIONS[k])}
+        if self.constrained:
+            from sqltune.infer.constrain import REVISION
+
+            if REVISION > 1:
+                out["constraint_revision"] = REVISION
+        return out
 
 
 @dataclass(frozen=True)

@@ -148,7 +148,10 @@ def generate(model: t.Any, tok: t.Any, prompts: t.Sequence[str], schema: Schema 
     if steer:
         procs.append(Steer(tok, steer, width, eos_bias=eos_bias))
     if schema is not None:
-        procs.append(SchemaConstraint(schema, tok, prompt_lengths=width, top_k=top_k, **kw))
+        hint = kw.pop("max_new_tokens_hint", None)  # the budget the constraint finishes within
+        keep = kw.pop("keep", [])
+        procs.append(SchemaConstraint(schema, tok, prompt_lengths=width, top_k=top_k, max_new_tokens=hint, **kw))
+        keep.append(procs[-1])
     with torch.no_grad():
         out = model.generate(**enc, logits_processor=LogitsProcessorList(procs), max_new_tokens=max_new_tokens,
                              do_sample=False, num_beams=num_beams, pad_token_id=tok.pad_token_id,
@@ -485,6 +488,36 @@ def test_a_model_that_wants_to_stop_early_writes_a_whole_query(tok: t.Any, top_k
     assert generate(model, tok, [PROMPT], steer=[early, early + " 3"]) == [early]
     [held] = generate(model, tok, [PROMPT], SHOP, steer=[early, early + " 3"], top_k=top_k)
     assert held == early + " 3"
+
+
+@pytest.mark.parametrize("top_k", [None, 1])
+def test_a_runaway_is_finished_within_the_budget(tok: t.Any, top_k: int | None) -> None:
+    """A model that would nest parentheses past its token budget: cut, the answer is no query; with the budget
+    known, the constraint writes the shortest finish in time, and the answer is a whole, clean query."""
+    model = tiny_model(tok)
+    runaway = "SELECT o.id FROM orders AS o WHERE o.amount > " + "(" * 60 + "1"
+    machine = SchemaConstraint(SHOP, tok).machine
+    [cut] = generate(model, tok, [PROMPT], SHOP, steer=[runaway], top_k=top_k, max_new_tokens=40)
+    assert runaway.startswith(cut) and not machine.can_end(machine.feed(machine.initial, cut))
+    kept: list[SchemaConstraint] = []
+    [held] = generate(model, tok, [PROMPT], SHOP, steer=[runaway], top_k=top_k, max_new_tokens=40,
+                      max_new_tokens_hint=40, keep=kept)
+    assert held.startswith("SELECT o.id FROM orders AS o WHERE o.amount > ((")
+    assert held.endswith(")") and held.count("(") == held.count(")"), held
+    assert machine.can_end(machine.feed(machine.initial, held)) and clean(held, SHOP), held
+    assert kept[0].stats["finished"] == 1
+
+
+def test_a_qualifier_used_before_from_asks_only_for_what_one_source_can_have() -> None:
+    """`SELECT T2.status, T2.name …`: no table has both, so no source could take T2 and the query could only
+    wander until its budget ran out; the second column is refused where it is written."""
+    machine = SchemaConstraint(SHOP, _char_tokenizer()).machine
+    assert machine.feed(machine.initial, "SELECT T2.status, T2.amount") is not None
+    assert machine.feed(machine.initial, "SELECT T2.status, T2.name,") is None
+    assert machine.accepts("SELECT T2.status, T2.amount FROM orders AS T2")
+    assert machine.accepts("SELECT t.name, t.id FROM customers AS t")
+    # a name no table has: an output of a derived table, which may define it
+    assert machine.accepts("SELECT T2.status, T2.n FROM (SELECT status, count(*) AS n FROM orders GROUP BY status) AS T2")
 
 
 # ----------------------------------------------------------------------------------- literals, wiring

@@ -20,6 +20,14 @@ Use::
     proc = SchemaConstraint(schema, tokenizer)            # one per generate() call
     out = model.generate(**enc, logits_processor=LogitsProcessorList([proc]), max_new_tokens=200)
 
+**Finishing within the budget.** Given ``max_new_tokens``, a row that has not ended when its budget
+runs low is finished by the constraint itself: every few tokens it searches the shortest text that
+lets the query end (:func:`sqltune.infer.finish.finish`: the rest of a word, closing quotes,
+parentheses and ``END``, a source for qualifiers used before ``FROM`` …) and, once that text needs
+about all the tokens left, writes it token by token and then the end of sequence. A model that
+wanders (``AS T2ONER …``) still hands back a whole query, instead of one cut mid-way that parses as
+nonsense. ``stats["finished"]`` counts such rows, ``stats["unfinished"]`` those no finish was found for.
+
 Masks are computed by walking the vocabulary's trie against the state (on one CPU core about 1 ms
 for a 2k-token vocabulary, 4-10 ms for 50k-150k ones; cached per state and shared between processors). Greedy and beam search need less than a mask:
 with ``top_k=exact_top_k(num_beams)`` each row's best tokens are checked one by one until enough are
@@ -49,6 +57,7 @@ from collections import OrderedDict
 import numpy as np
 
 from sqltune.errors import ConfigError
+from sqltune.infer.finish import finish
 from sqltune.infer.sql_state import ENDED, Catalog, Limits, Machine, St
 from sqltune.infer.vocab_trie import TokenTrie, token_strings
 
@@ -61,6 +70,11 @@ try:  # transformers is a dependency; keep the module importable for the docs wi
     from transformers import LogitsProcessor
 except ImportError:  # pragma: no cover
     LogitsProcessor = object  # type: ignore[misc, assignment]
+
+#: Changes whenever what the constraint lets through changes, so that cached constrained predictions
+#: made before are not taken for this one's (it enters :meth:`sqltune.evaluate.EvalConfig.key`).
+#: 2: qualifiers used before FROM ask only for what one source can have; runaways finished in budget.
+REVISION = 2
 
 __all__ = ["Limits", "SchemaConstraint", "ToyTokenizer", "Vocab", "compile_machine", "compile_vocab", "exact_top_k"]
 
@@ -76,6 +90,12 @@ class Vocab:
         self.eos = frozenset(int(i) for i in eos_ids)
         self.trie = TokenTrie(self.strings)
         self.size = len(self.strings)
+        #: Token string -> id (plain tokens only, the lowest id where two spell the same), for writing a finish.
+        self.index: dict[str, int] = {}
+        for i, s in enumerate(self.strings):
+            if s and i not in self.special and i not in self.eos:
+                self.index.setdefault(s, i)
+        self.longest = max((len(s) for s in self.index), default=1)
         #: Masks already computed, per machine (so per schema) and state: shared by every processor of this vocabulary.
         self.masks: dict[Machine, OrderedDict[St | None, np.ndarray]] = {}
 
@@ -138,12 +158,15 @@ class SchemaConstraint(LogitsProcessor):  # type: ignore[misc]
             mask; exact for greedy search (1) and beam search (:func:`exact_top_k`), much cheaper.
             ``None`` (the default): full masks, as sampling needs.
         scan: how many of a row's best tokens ``top_k`` checks before it falls back to the full mask.
+        max_new_tokens: the generation budget; with it, rows still running near its end are finished
+            by the constraint (see the module docstring). ``None``: never.
+        finish_window: how many tokens before the budget's end the search for a finish begins.
     """
 
     def __init__(self, schema: Schema, tokenizer: t.Any, *, prompt_lengths: int | t.Sequence[int] | None = None,
                  literals: bool = False, forward_refs: bool = True, limits: Limits = Limits(),
                  eos_token_id: int | t.Sequence[int] | None = None, top_k: int | None = None,
-                 scan: int = 64) -> None:
+                 scan: int = 64, max_new_tokens: int | None = None, finish_window: int = 48) -> None:
         if top_k is not None and top_k < 1:
             raise ConfigError(f"top_k must be at least 1 (or None for full masks), not {top_k}.")
         eos = [eos_token_id] if isinstance(eos_token_id, int) else eos_token_id
@@ -156,7 +179,13 @@ class SchemaConstraint(LogitsProcessor):  # type: ignore[misc]
         self._width = -1
         self._states: dict[tuple[int, ...], St | None] = {}
         self._masks = self.vocab.masks.setdefault(self.machine, OrderedDict())
-        self.stats = {"calls": 0, "rows": 0, "seconds": 0.0, "masks_computed": 0, "dead_ends": 0, "checked": 0}
+        self.max_new_tokens = max_new_tokens
+        self.finish_window = finish_window
+        #: Forced continuations: generated ids so far -> the one token allowed next (a finish being written).
+        self._forced: dict[tuple[int, ...], int] = {}
+        self._planned: set[tuple[int, ...]] = set()  # rows (by generated ids) a finish was searched for
+        self.stats = {"calls": 0, "rows": 0, "seconds": 0.0, "masks_computed": 0, "dead_ends": 0, "checked": 0,
+                      "finished": 0, "unfinished": 0}
 
     # ------------------------------------------------------------------ transformers API
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
@@ -165,21 +194,28 @@ class SchemaConstraint(LogitsProcessor):  # type: ignore[misc]
         t0 = time.perf_counter()
         rows, width = input_ids.shape
         if width <= self._width:  # a new generate() call with the same processor
-            self._start, self._states = self.prompt_lengths, {}
+            self._start, self._states, self._forced, self._planned = self.prompt_lengths, {}, {}, set()
         self._width = width
         if self._start is None:
             self._start = width
         starts = self._row_starts(rows)
         lo = min(starts)
         tail = input_ids[:, lo:].tolist()
-        keys = [self.state(tuple(tail[r][starts[r] - lo:])) for r in range(rows)]
+        gens = [tuple(tail[r][starts[r] - lo:]) for r in range(rows)]
+        keys = [self.state(g) for g in gens]
         self._prune(width - max(starts))
         n_logits = scores.shape[-1]
-        lazy = [r for r, st in enumerate(keys) if st is not ENDED and self.top_k is not None and st not in self._masks]
+        forced = {r: tok for r, (g, st) in enumerate(zip(gens, keys)) if (tok := self._finishing(g, st)) is not None}
+        lazy = [r for r, st in enumerate(keys) if st is not ENDED and self.top_k is not None and st not in self._masks
+                and r not in forced]
         picks = self._best_allowed(keys, lazy, scores) if lazy else {}
         allowed = np.ones((rows, n_logits), dtype=bool)
         for r, st in enumerate(keys):
             if st is ENDED:
+                continue
+            if r in forced:
+                allowed[r] = False
+                allowed[r, forced[r]] = True
                 continue
             ids = picks.get(r)
             if ids is not None:
@@ -200,6 +236,51 @@ class SchemaConstraint(LogitsProcessor):  # type: ignore[misc]
         self.stats["calls"] += 1
         self.stats["rows"] += rows
         self.stats["seconds"] += time.perf_counter() - t0
+        return out
+
+    def _finishing(self, generated: tuple[int, ...], st: St | None) -> int | None:
+        """The token a row must take next because its finish is being written, else ``None``.
+
+        Near the budget's end (every 4 tokens within ``finish_window``) it searches the row's shortest
+        finish; once that finish, spelled in tokens, needs all but a margin of the tokens left, the row
+        writes it and then the end of sequence."""
+        hit = self._forced.get(generated)
+        if hit is not None or self.max_new_tokens is None or st is None or st is ENDED:
+            return hit
+        left = self.max_new_tokens - len(generated)
+        if left > self.finish_window or left % 4 and left > 4 or generated in self._planned:
+            return None
+        self._planned.add(generated)
+        strings = [self.vocab.strings[i] if i < self.vocab.size else None for i in generated]
+        text = "".join(s for s in strings if s is not None) if None not in strings else None
+        rest = finish(self.machine, st, text)
+        if rest is None:
+            self.stats["unfinished"] += 1 if left <= 4 else 0
+            return None
+        toks = self._spell(st, rest)
+        if toks is None or len(toks) + 1 + 8 < left:  # not yet: the model may still end by itself
+            return None
+        eos = min(self.vocab.eos) if self.vocab.eos else None
+        plan = toks + ([eos] if eos is not None else [])
+        for i, tok in enumerate(plan):
+            self._forced[generated + tuple(plan[:i])] = tok
+        self.stats["finished"] += 1
+        return plan[0] if plan else None
+
+    def _spell(self, st: St, text: str) -> list[int] | None:
+        """``text`` as token ids (longest tokens first), each one allowed where it comes; ``None`` if it cannot be."""
+        index = self.vocab.index
+        out: list[int] = []
+        i = 0
+        while i < len(text):
+            for j in range(min(len(text), i + self.vocab.longest), i, -1):
+                tok = index.get(text[i:j])
+                if tok is not None and (nxt := self.machine.feed(st, text[i:j])) is not None:
+                    out.append(tok)
+                    st, i = nxt, j
+                    break
+            else:
+                return None
         return out
 
     def _best_allowed(self, keys: list[St | None], rows: list[int], scores: torch.FloatTensor) -> dict[int, list[int]]:

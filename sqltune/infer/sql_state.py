@@ -909,6 +909,10 @@ class Machine:
                     return cat.matcher(free=True, free_exclude=RESERVED)
                 cols = cat.table_cols[src.table] if src.table is not None else frozenset(src.cols)
                 return cat.matcher(bare_names(cols, True), cols)
+            fit = self._qualifier_fit(st, src[1])
+            if fit is not None:  # or, as before, a name no schema table has (an output of a derived table)
+                return cat.matcher(bare_names(fit, True), fit, free=cat.forward_refs, free_exclude=self._no_forward,
+                                   qfree=False)
             more = frozenset(c for _, cs in self._ctes(st.stack) if cs for c in cs) - cat.all_columns
             return cat.matcher((bare_names(cat.all_columns, True), bare_names(more, True)), (cat.all_columns, more),
                                free=cat.forward_refs, free_exclude=self._no_forward, qfree=False)
@@ -1162,6 +1166,20 @@ class Machine:
         if frames[0].listing:
             return self._touch_ref(st)._replace(ctx=QUAL, arg=("?", name))
         return None
+
+    def _qualifier_fit(self, st: St, qual: str) -> frozenset[str] | None:
+        """For a qualifier the SELECT list uses before FROM defines it, once it was used with schema columns:
+        the columns of the tables and CTEs that have all of those (one of them must take the alias, unless
+        a derived table does), so a list never asks for a schema table no table can be. ``None``: no
+        restriction (first use, or a name no table has, which only a derived table can define)."""
+        low = qual.lower()
+        used = frozenset(p.col for p in self._frame(st.stack).pending if p.qual is not None and p.qual.lower() == low)
+        ctes = [cs for _, cs in self._ctes(st.stack)]
+        if not used or not used <= self.cat.all_columns or any(cs is None for cs in ctes):
+            return None
+        fit = [cols for cols in self.cat.table_cols if used <= cols]
+        fit += [frozenset(cs) for cs in ctes if cs is not None and used <= frozenset(cs)]
+        return frozenset().union(*fit) if fit else None
 
     def _source_only(self, st: St, name: str) -> bool:
         """``name`` names a source in scope but no column or select alias there."""

@@ -100,8 +100,10 @@ class Text2SQL:
                 limit = len(frozen_start(self.builder, self.model.tokenizer))
             self.prefix = PrefixCache(min_tokens=decode.prefix_min_tokens, base=base_prefix, limit=limit)
         #: Totals over every constrained batch so far: the processor's own seconds, masks it computed,
-        #: and dead ends (rows where it found no allowed token).
-        self.constraint_stats: dict[str, float] = {"seconds": 0.0, "masks_computed": 0, "dead_ends": 0}
+        #: dead ends (rows where it found no allowed token), and rows it finished near the token budget
+        #: (``unfinished``: no finish found).
+        self.constraint_stats: dict[str, float] = {"seconds": 0.0, "masks_computed": 0, "dead_ends": 0,
+                                                   "finished": 0, "unfinished": 0}
 
     def ask(self, question: str) -> Answer:
         return self.predict([question])[0]
@@ -183,7 +185,7 @@ class Text2SQL:
         d = self.decode
         top_k = exact_top_k(max(d.num_beams, d.num_candidates), d.do_sample)  # exact, and far cheaper than full masks
         return lambda prompt_len: SchemaConstraint(self.schema, self.model.tokenizer, prompt_lengths=prompt_len,
-                                                   top_k=top_k)
+                                                   top_k=top_k, max_new_tokens=d.max_new_tokens)
 
     def close(self) -> None:
         self.box.close()
