@@ -109,3 +109,18 @@ def test_retrained_adapter_invalidates_cached_predictions(shop: str, tmp_path: P
     assert evaluate(shop, "ev", "m", adapter=str(adapter), config=cfg).cached
     (adapter / "adapter_model.safetensors").write_bytes(b"v2 retrained")
     assert not evaluate(shop, "ev", "m", adapter=str(adapter), config=cfg).cached and calls == [2, 2]
+
+
+def test_cache_keys_keep_earlier_predictions_and_follow_the_constraints_revision() -> None:
+    """Options added later enter a key only when set, so predictions cached before keep theirs (the hashes
+    are those of cached runs); a constrained run's key carries the constraint's revision, so predictions
+    made under an older constraint are not taken for this one's."""
+    from sqltune.evaluate import EvalConfig
+    from sqltune.infer.constrain import REVISION
+
+    main_job = EvalConfig(subset=10, max_new_tokens=128, batch_size=8)
+    assert main_job.key() == "3e42fcc3c9b3"  # as before repair and prompt_budget existed
+    assert EvalConfig(subset=10, max_new_tokens=128, batch_size=8, prompt_budget=0).key() != main_job.key()
+    constrained = EvalConfig(subset=10, max_new_tokens=128, batch_size=8, constrained=True)
+    assert constrained.key_dict()["constraint_revision"] == REVISION >= 2
+    assert constrained.key() != "594b759b80ce"  # the key of revision 1's cached predictions
