@@ -328,6 +328,11 @@ def test_spelling_rules() -> None:
     assert not m.accepts("SELECT o.id FROM orders AS o JOIN customers AS o ON TRUE")
     assert not m.accepts("SELECT o.id FROM orders o JOIN customers o ON TRUE")
     assert m.accepts("SELECT o.id FROM orders AS o JOIN customers AS c ON c.id = o.customer_id")
+    # a table named without an alias qualifies columns only as the schema spells it; aliases in any case
+    assert m.accepts('SELECT "OrderHeader"."OrderDate" FROM sales."OrderHeader"')
+    assert not m.accepts('SELECT orderheader."OrderDate" FROM sales."OrderHeader"')
+    assert not m.accepts("SELECT ORDERS.id FROM orders") and m.accepts("SELECT orders.id FROM orders")
+    assert m.accepts("SELECT O.id FROM orders AS o")
 
 
 def test_a_keyword_glued_to_the_next_word_is_no_alias() -> None:
@@ -580,6 +585,25 @@ def test_repair_keeps_sound_free_answers_and_constrains_only_the_rest(tmp_path: 
     assert kept.sql == "SELECT count(*) FROM orders" and not kept.constrained and kept.seconds["generate"] == 1.5
     assert redone.constrained and redone.seconds["generate"] > 2.0 and bot.constraint_stats["masks_computed"] > 0
     assert redone.sql != "SELECT total FROM orderz" and invented_identifiers(redone.sql, schema).count == 0
+
+
+def test_repair_redoes_a_free_answer_that_runs_only_by_folding_case(tmp_path: t.Any, tok: t.Any) -> None:
+    """`FROM ORDERS` runs on DuckDB (it folds unquoted names) but names no table as the schema spells it: decoded
+    again with the constraint; the free answer stays only if the constrained one does not run."""
+    from sqltune.infer import DecodeConfig, Text2SQL
+    from sqltune.infer.select import choose
+
+    schema, folder = _shop_and_tiny_model(tmp_path, tok)
+    bot = Text2SQL(schema, str(folder), constrained=True, repair=True, decode=DecodeConfig(max_new_tokens=16))
+    folded = "SELECT count(*) FROM ORDERS"
+    assert choose([folded], schema, bot.box).case_mismatches == ("ORDERS",)
+    [answer] = bot.predict(["How many orders?"], first=[([folded], 1.0)])
+    bot.close()
+    assert answer.seconds["generate"] > 1.0  # decoded again
+    if answer.constrained:
+        assert answer.status == "ok" and not invented_identifiers(answer.sql, schema).case_mismatches
+    else:
+        assert answer.sql == folded
 
 
 def _char_tokenizer() -> t.Any:

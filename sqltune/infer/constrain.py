@@ -74,7 +74,8 @@ except ImportError:  # pragma: no cover
 #: Changes whenever what the constraint lets through changes, so that cached constrained predictions
 #: made before are not taken for this one's (it enters :meth:`sqltune.evaluate.EvalConfig.key`).
 #: 2: qualifiers used before FROM ask only for what one source can have; runaways finished in budget.
-REVISION = 2
+#: 3: a table named without an alias qualifies columns only as the schema spells it.
+REVISION = 3
 
 __all__ = ["Limits", "SchemaConstraint", "ToyTokenizer", "Vocab", "compile_machine", "compile_vocab", "exact_top_k"]
 

@@ -26,11 +26,15 @@ class Choice:
     index: int | None  # None: no candidate ran; the first one is reported
     execution: Execution | None
     rejected: tuple[str, ...]  # why each earlier candidate was passed over
+    #: Unquoted names of the chosen candidate that match the schema only case-insensitively (they run on
+    #: DuckDB, which folds them, but not as written on a case-sensitive source).
+    case_mismatches: tuple[str, ...] = ()
 
 
 def choose(candidates: t.Sequence[str], schema: Schema, box: Sandbox, *, vote: bool = False, timeout_s: float = 10.0,
            row_cap: int = 1000) -> Choice:
     runs: list[tuple[int, Execution]] = []
+    cases: dict[int, tuple[str, ...]] = {}
     rejected: list[str] = []
     for i, sql in enumerate(candidates):
         if not sql.strip():
@@ -48,6 +52,7 @@ def choose(candidates: t.Sequence[str], schema: Schema, box: Sandbox, *, vote: b
             rejected.append(f"{i}: {ex.status.value} {ex.error_class or ''}".strip())
             continue
         runs.append((i, ex))
+        cases[i] = inv.case_mismatches
         if not vote:
             break
     if not runs:
@@ -56,8 +61,8 @@ def choose(candidates: t.Sequence[str], schema: Schema, box: Sandbox, *, vote: b
         votes = collections.Counter(_fingerprint(ex) for _, ex in runs)
         best = max(votes.values())
         i, ex = next((i, ex) for i, ex in runs if votes[_fingerprint(ex)] == best)
-        return Choice(i, ex, tuple(rejected))
-    return Choice(runs[0][0], runs[0][1], tuple(rejected))
+        return Choice(i, ex, tuple(rejected), cases[i])
+    return Choice(runs[0][0], runs[0][1], tuple(rejected), cases[runs[0][0]])
 
 
 def _is_query(sql: str) -> bool:

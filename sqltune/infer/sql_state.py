@@ -1194,9 +1194,13 @@ class Machine:
         return f.sources + ((f.cur,) if f.cur is not None else ())
 
     def _find(self, frame: Frame, name: str) -> Source | None:
+        """The source ``name`` qualifies: an alias or CTE in any case, a table named without an alias
+        only as the schema spells it (``Experiment.RUN_DT`` does not reach ``FROM research.experiment``)."""
         low = name.lower()
         for s in self._sources(frame):
             if s.name and s.name.lower() == low:
+                if s.name != name and s.table is not None and s.name == self.cat.tables[s.table].name:
+                    continue
                 return s
         return None
 

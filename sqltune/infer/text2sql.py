@@ -72,7 +72,8 @@ class Text2SQL:
         """``constrained``: schema-constrained decoding. ``repair`` (with ``constrained``): decode freely
         first and again with the constraint only the questions none of whose candidates parses, resolves
         and runs; a model that plans a query the constraint would cut short keeps its own answer when it
-        is sound. ``base_prefix``: compute the prompt start the questions share without the adapter, as an
+        is sound (and spells every name as the schema does: one that runs only because DuckDB folds an
+        unquoted name's case is decoded again too). ``base_prefix``: compute the prompt start the questions share without the adapter, as an
         adapter tuned with ``frozen_prefix`` was (default: what the adapter's tuning config says)."""
         if not schema.execution_db:
             raise ConfigError(f"Schema {schema.name!r} has no execution database.")
@@ -122,12 +123,14 @@ class Text2SQL:
             else:
                 cands, gen_s = self._generate(prompts, False, progress)
             picks = [self._choose(options) for options in cands]
-            redo = [i for i, pick in enumerate(picks) if pick.index is None]
+            redo = [i for i, pick in enumerate(picks) if pick.index is None or pick.choice.case_mismatches]
             fixed, fixed_s = self._generate([prompts[i] for i in redo], True, None) if redo else ([], [])
             used = [False] * len(prompts)
             for i, options, secs in zip(redo, fixed, fixed_s):
-                cands[i], gen_s[i], used[i] = options, gen_s[i] + secs, True
-                picks[i] = self._choose(options)
+                gen_s[i] += secs
+                pick = self._choose(options)
+                if pick.index is not None or picks[i].index is None:  # a free answer that runs stays if this does not
+                    cands[i], used[i], picks[i] = options, True, pick
         else:
             cands, gen_s = self._generate(prompts, self.constrained, progress)
             picks = [self._choose(options) for options in cands]
