@@ -572,6 +572,27 @@ def test_text2sql_constrained_end_to_end(tmp_path: t.Any, tok: t.Any) -> None:
             assert inv.count == 0 and not inv.case_mismatches, (sql, inv)
 
 
+def test_a_constrained_answer_is_a_whole_query_or_none(tmp_path: t.Any, tok: t.Any) -> None:
+    """Candidates cut at the token budget are no answer under the constraint (unconstrained, the cut text is still
+    shown); a whole query that fails to run is kept."""
+    from sqltune.infer import DecodeConfig, Text2SQL
+    from sqltune.infer.text2sql import UNFINISHED
+
+    schema, folder = _shop_and_tiny_model(tmp_path, tok)
+    cut, whole = "SELECT count(*) FROM orders WHERE (amount >", "SELECT 1 / 0 FROM orders WHERE amount > 'x'"
+    for constrained in (True, False):
+        bot = Text2SQL(schema, str(folder), constrained=constrained, decode=DecodeConfig(max_new_tokens=16))
+        bot._generate = lambda prompts, c, progress: ([[cut], [cut, whole]], [1.0, 1.0])  # type: ignore[method-assign]
+        none, kept = bot.predict(["How many orders?", "Ratio?"])
+        bot.close()
+        assert kept.sql == (whole if constrained else cut) and kept.status == "error"
+        if constrained:
+            assert none.sql == "" and none.error == UNFINISHED and none.candidates == (cut,)
+            assert bot.constraint_stats["abstained"] == 1
+        else:
+            assert none.sql == cut and none.error != UNFINISHED
+
+
 def test_repair_keeps_sound_free_answers_and_constrains_only_the_rest(tmp_path: t.Any, tok: t.Any) -> None:
     """Text2SQL(constrained=True, repair=True): a free answer that resolves and runs stays as it is; one that
     invents a table is decoded again, with the constraint."""

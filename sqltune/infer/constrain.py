@@ -75,7 +75,8 @@ except ImportError:  # pragma: no cover
 #: made before are not taken for this one's (it enters :meth:`sqltune.evaluate.EvalConfig.key`).
 #: 2: qualifiers used before FROM ask only for what one source can have; runaways finished in budget.
 #: 3: a table named without an alias qualifies columns only as the schema spells it.
-REVISION = 3
+#: 4: ``Text2SQL`` answers a constrained question whose candidates were all cut at the budget with no SQL.
+REVISION = 4
 
 __all__ = ["Limits", "SchemaConstraint", "ToyTokenizer", "Vocab", "compile_machine", "compile_vocab", "exact_top_k"]
 
@@ -256,7 +257,7 @@ class SchemaConstraint(LogitsProcessor):  # type: ignore[misc]
         text = "".join(s for s in strings if s is not None) if None not in strings else None
         rest = finish(self.machine, st, text)
         if rest is None:
-            self.stats["unfinished"] += 1 if left <= 4 else 0
+            self.stats["unfinished"] += 1 if left == 1 else 0  # the last chance went by
             return None
         toks = self._spell(st, rest)
         if toks is None or len(toks) + 1 + 8 < left:  # not yet: the model may still end by itself

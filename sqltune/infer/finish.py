@@ -97,7 +97,7 @@ def _parser() -> t.Any:
 def _owed(machine: Machine, st: St) -> int:
     """About how many characters ``st`` still needs before it may end."""
     owed = 1 if st.mode in (SQ, DQ) else 0
-    owed += sum(3 for depth, kind in st.open if kind == "case") + len(st.stack) - 1
+    owed += sum(3 for _, kind in st.open if kind == "case") + len(st.stack) - 1
     if st.ctx == EXPR:
         owed += 2
     frame = machine._frame(st.stack)

@@ -31,6 +31,11 @@ from sqltune.sandbox import Sandbox
 from sqltune.schema import Schema
 
 
+#: The error of a constrained answer whose candidates were all cut at the token budget.
+UNFINISHED = ("unfinished: no candidate became a whole query within max_new_tokens (the cut text is in "
+              "candidates); constrained decoding answers a whole query or nothing")
+
+
 @dataclass(frozen=True)
 class Answer:
     question: str
@@ -69,12 +74,14 @@ class Text2SQL:
                  constrained: bool = False, repair: bool = False, examples: t.Sequence[tuple[str, str]] = (),
                  shots: int = 0, vote: bool = False, timeout_s: float = 10.0, row_cap: int = 1000,
                  base_prefix: bool | None = None) -> None:
-        """``constrained``: schema-constrained decoding. ``repair`` (with ``constrained``): decode freely
-        first and again with the constraint only the questions none of whose candidates parses, resolves
-        and runs; a model that plans a query the constraint would cut short keeps its own answer when it
-        is sound (and spells every name as the schema does: one that runs only because DuckDB folds an
-        unquoted name's case is decoded again too). ``base_prefix``: compute the prompt start the questions share without the adapter, as an
-        adapter tuned with ``frozen_prefix`` was (default: what the adapter's tuning config says)."""
+        """``constrained``: schema-constrained decoding; a question whose candidates were all cut at the
+        token budget (no whole query) gets no SQL (``error`` says so), never a cut one. ``repair`` (with
+        ``constrained``): decode freely first and again with the constraint only the questions none of
+        whose candidates parses, resolves and runs; a model that plans a query the constraint would cut
+        short keeps its own answer when it is sound (and spells every name as the schema does: one that
+        runs only because DuckDB folds an unquoted name's case is decoded again too). ``base_prefix``:
+        compute the prompt start the questions share without the adapter, as an adapter tuned with
+        ``frozen_prefix`` was (default: what the adapter's tuning config says)."""
         if not schema.execution_db:
             raise ConfigError(f"Schema {schema.name!r} has no execution database.")
         self.schema = schema
@@ -101,10 +108,11 @@ class Text2SQL:
                 limit = len(frozen_start(self.builder, self.model.tokenizer))
             self.prefix = PrefixCache(min_tokens=decode.prefix_min_tokens, base=base_prefix, limit=limit)
         #: Totals over every constrained batch so far: the processor's own seconds, masks it computed,
-        #: dead ends (rows where it found no allowed token), and rows it finished near the token budget
-        #: (``unfinished``: no finish found).
+        #: dead ends (rows where it found no allowed token), rows it finished near the token budget
+        #: (``unfinished``: no finish found), and questions answered with no SQL because no candidate
+        #: became a whole query (``abstained``).
         self.constraint_stats: dict[str, float] = {"seconds": 0.0, "masks_computed": 0, "dead_ends": 0,
-                                                   "finished": 0, "unfinished": 0}
+                                                   "finished": 0, "unfinished": 0, "abstained": 0}
 
     def ask(self, question: str) -> Answer:
         return self.predict([question])[0]
@@ -137,15 +145,31 @@ class Text2SQL:
             used = [self.constrained] * len(prompts)
         answers = []
         for q, options, secs, (pick, run_s), constrained in zip(questions, cands, gen_s, picks, used):
-            sql = options[pick.index] if pick.index is not None else (options[0] if options else "")
+            error = None if pick.execution else "; ".join(pick.rejected) or "no candidate"
+            if pick.index is not None:
+                sql = options[pick.index]
+            elif constrained:  # only a whole query: a candidate cut at the token budget is no answer
+                whole = [c for c in options if self._whole(c)]
+                sql = whole[0] if whole else ""
+                if not whole:
+                    self.constraint_stats["abstained"] += 1
+                    error = UNFINISHED
+            else:
+                sql = options[0] if options else ""
             ex = pick.execution
             answers.append(Answer(
                 question=q, sql=sql, source_sql=self.to_source(sql), status=ex.status.value if ex else "error",
                 columns=ex.columns if ex else (), rows=ex.rows if ex else (), candidates=tuple(options),
                 chosen=pick.index, rejected=pick.rejected, seconds={"generate": round(secs, 3), "select": round(run_s, 3)},
-                constrained=constrained, error=None if ex else "; ".join(pick.rejected) or "no candidate",
+                constrained=constrained, error=error,
             ))
         return answers
+
+    def _whole(self, sql: str) -> bool:
+        """Whether the constraint's state machine takes ``sql`` as a whole query (not one cut short)."""
+        from sqltune.infer.constrain import compile_machine
+
+        return compile_machine(self.schema).accepts(sql)
 
     def _generate(self, prompts: list[str], constrained: bool,
                   progress: t.Callable[[int], None] | None) -> tuple[list[list[str]], list[float]]:
