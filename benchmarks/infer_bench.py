@@ -23,7 +23,9 @@ main job or accuracy benchmark run in the same ``SQLTUNE_HOME`` has already paid
 and few-shot rows, and an interrupted run resumes after the last finished batch. Reported: those
 metrics per tier, seconds per question (cached seconds are the ones measured when they were made),
 and for constrained rows the overhead ratio (seconds per question against the same configuration
-unconstrained) and the constraint processor's own share of the decoding time. Prints a table and
+unconstrained) and the constraint processor's own share of the decoding time, and how many
+questions got no SQL (under the constraint: every candidate was cut at the token budget, so the
+answer is none rather than a cut query). Prints a table and
 writes ``benchmarks/results/infer.json`` and ``infer.md`` (``infer-limitN`` with ``--limit``).
 
 Run: ``python benchmarks/infer_bench.py`` (2 cores, default model: about an hour or two; a quick
@@ -135,6 +137,8 @@ def main(argv: list[str] | None = None) -> int:
                 for m in METRICS:
                     v = res.metric(tier, m)
                     row[f"{m}.{tier}"] = None if v is None else round(v, 4)
+            # no SQL at all: under the constraint, every candidate was cut at the token budget (an abstention)
+            row["no_answer"] = sum(1 for i in res.run.items if i.verdict.status.value == "EMPTY")
             if cfg.constrained:
                 row["overhead_ratio"] = round(per_q / base_s[cfg.shots], 3) if base_s.get(cfg.shots) else None
                 proc = res.extra.get("constraint", {}).get("seconds")
@@ -177,7 +181,7 @@ def markdown_table(rows: list[dict[str, t.Any]], suite: bool = True) -> str:
         return "(no rows)"
     metrics = ["ex_strict"] + (["ts"] if suite else [])
     head = ["evalset", "config"] + [f"{'EX' if m == 'ex_strict' else 'TS'} {tier}" for m in metrics for tier in TIERS]
-    head += ["invented", "s/question", "overhead", "made at"]
+    head += ["invented", "no answer", "s/question", "overhead", "made at"]
     out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
 
     def pct(v: t.Any) -> str:
@@ -185,7 +189,7 @@ def markdown_table(rows: list[dict[str, t.Any]], suite: bool = True) -> str:
 
     for r in rows:
         cells = [r["evalset"], r["config"]] + [pct(r[f"{m}.{tier}"]) for m in metrics for tier in TIERS]
-        cells += [pct(r["invented_identifier_rate.overall"]), f"{r['s_per_question']:.1f}",
+        cells += [pct(r["invented_identifier_rate.overall"]), str(r.get("no_answer", "-")), f"{r['s_per_question']:.1f}",
                   f"×{r['overhead_ratio']:.2f}" if r.get("overhead_ratio") else "-", (r.get("made_at") or "-")[:7]]
         out.append("| " + " | ".join(cells) + " |")
     return "\n".join(out)
