@@ -595,3 +595,10 @@ def test_training_with_a_frozen_schema_start_memorises_pairs(tmp_path: Path) -> 
     assert len(computed) == 1 and computed[0] > 10  # once per run, not once per step
     losses = [row["loss"] for row in result.history if "loss" in row]
     assert losses[-1] < losses[0] / 4, losses
+
+
+def test_options_added_later_keep_earlier_adapters_the_same_run() -> None:
+    """The cpu preset's digest is that of the adapters tuned before `review` and `frozen_prefix` existed."""
+    cpu = TuneConfig.preset("cpu", adapter="lora")
+    assert cpu.digest() == "fd4ade571b66a88b"
+    assert TuneConfig.preset("cpu", adapter="lora", review=True).digest() != cpu.digest()

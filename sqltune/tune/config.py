@@ -136,4 +136,11 @@ class TuneConfig:
         return d
 
     def digest(self) -> str:
-        return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()[:16]
+        """A hash of the options; one added later (:data:`LATE_FIELDS`) counts only when set, so adapters
+        tuned before it existed stay the same run (and are not tuned again)."""
+        d = {k: v for k, v in self.to_dict().items() if not (k in LATE_FIELDS and v == LATE_FIELDS[k])}
+        return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
+
+
+#: Options added after adapters were first tuned, with their defaults (see :meth:`TuneConfig.digest`).
+LATE_FIELDS: dict[str, t.Any] = {"review": False, "frozen_prefix": False}
