@@ -32,14 +32,9 @@ from dataclasses import dataclass, field
 
 def shared_start(rows: t.Sequence[t.Sequence[int]]) -> int:
     """Length of the token start every row shares, short of every row's last token."""
-    if not rows:
-        return 0
-    n = min(len(r) for r in rows) - 1
-    first = rows[0]
-    for i in range(max(n, 0)):
-        if any(r[i] != first[i] for r in rows):
-            return i
-    return max(n, 0)
+    from sqltune.tune.loss import shared_prefix
+
+    return shared_prefix(rows, [len(r) for r in rows])  # training's rule, with each row's end as its "target"
 
 
 def _common(a: t.Sequence[int], b: t.Sequence[int]) -> int:
