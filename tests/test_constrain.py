@@ -352,6 +352,33 @@ def test_a_keyword_glued_to_the_next_word_is_no_alias() -> None:
         assert m.accepts(good), good
 
 
+@pytest.mark.parametrize("prefix", [
+    "SELECT h.CHNL_CDend",  # found: T2.UOM_CDend, a qualified forward reference
+    "SELECT o.id FROM orders AS T1INNER",  # found: AS T1INNER JOIN
+    "SELECT amount AS NET_AMTELSE",  # found: T1.NET_PRCELSE
+    "SELECT h.Order_IDFROM",
+    "SELECT CHNL_CD1",  # found: SKU_NBR1, a listed column with digits glued on
+    "SELECT h.CHNL_CD1",
+])
+def test_a_keyword_glued_onto_a_name_ends_no_free_word(prefix: str) -> None:
+    """Found in constrained output cut at its token budget: a model whose blank is masked glues the next keyword
+    onto the name before it (``NET_PRCELSE``, ``Order_IDFROM``, ``T2.UOM_CDend``) or digits onto a column
+    (``SKU_NBR1``); as free words (aliases, forward references) these parse, and the query derails after them.
+    The word may go on (``T1INNERx``) but not end there."""
+    m = SchemaConstraint(SHOP, _char_tokenizer()).machine
+    assert m.feed(m.initial, prefix) is not None
+    assert m.feed(m.initial, prefix + " ") is None and m.feed(m.initial, prefix + ",") is None
+    assert m.feed(m.initial, prefix + "x ") is not None
+
+
+def test_names_that_merely_end_like_a_keyword_stay_free_words() -> None:
+    m = SchemaConstraint(SHOP, _char_tokenizer()).machine
+    for good in ("SELECT amount AS REORDER, id AS total_spend, id AS EFF_FROM, id AS WINNER FROM orders",
+                 "SELECT n_from FROM (SELECT count(*) AS n_from FROM orders) AS t",
+                 "SELECT t.LVL1 FROM (SELECT id AS LVL1 FROM orders) AS t", 'SELECT CHNL_CD FROM sales."OrderHeader"'):
+        assert m.accepts(good), good
+
+
 @pytest.mark.parametrize(("sql", "ok"), [
     ("SELECT id FROM orders WHERE id > 1 GROUP BY id HAVING count(*) > 1 ORDER BY id LIMIT 2 OFFSET 1", True),
     ("SELECT id FROM orders OFFSET 1 LIMIT 2", True),
@@ -435,7 +462,8 @@ def test_masks_refuse_glued_keywords_as_the_machine_does(tok: t.Any) -> None:
     """Where a word may be a free alias that begins with a keyword, the token masks and the machine agree."""
     proc = SchemaConstraint(SHOP, tok)
     for prefix in ("SELECT id FROM orders", "SELECT id FROM orders WHERE", "SELECT id FROM orders ORDER",
-                   "SELECT id FROM orders AS", "SELECT count(*) AS", "SELECT count(*) AS NOT"):
+                   "SELECT id FROM orders AS", "SELECT count(*) AS", "SELECT count(*) AS NOT",
+                   "SELECT count(*) AS T1", "SELECT count(*) AS n_", "SELECT h.CHNL_CD", "SELECT CHNL_CD"):
         st = proc.state(tuple(tok.encode(prefix)))
         assert st is not None, prefix
         mask = proc.mask(st)

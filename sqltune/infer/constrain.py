@@ -76,7 +76,8 @@ except ImportError:  # pragma: no cover
 #: 2: qualifiers used before FROM ask only for what one source can have; runaways finished in budget.
 #: 3: a table named without an alias qualifies columns only as the schema spells it.
 #: 4: ``Text2SQL`` answers a constrained question whose candidates were all cut at the budget with no SQL.
-REVISION = 4
+#: 5: no free word ends with a keyword glued onto a name (``NET_PRCELSE``) or is a column with digits glued on.
+REVISION = 5
 
 __all__ = ["Limits", "SchemaConstraint", "ToyTokenizer", "Vocab", "compile_machine", "compile_vocab", "exact_top_k"]
 

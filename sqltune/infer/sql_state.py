@@ -52,7 +52,8 @@ exactly (``"orderdate"`` is refused); aliases and CTE names are used as they wer
 word (alias, forward reference) in capitals may not be a keyword glued to more characters
 (``WHERENOT``, ``WHERE_ID``, ``ORDERS``): a model whose preferred token is masked writes such words,
 and they parse as aliases (:data:`GLUE_KW`, :func:`glue_state`); quote such an alias or write it in
-lower case.
+lower case. Nor may a free word end with a keyword glued onto a name (``NET_PRCELSE``, ``T1INNER``,
+``UOM_CDend``: :func:`glued_tail`) or be a listed name with digits glued on (``SKU_NBR1``).
 
 >>> from sqltune.schema import Column, Schema, Table
 >>> orders = Table("sales", "OrderHeader", (Column("OrderDate", "DATE", "date"), Column("rtl_id", "INT", "integer")))
@@ -238,6 +239,43 @@ def glue_state(word: str) -> int:
         if state < 0:
             break
     return state
+
+
+#: Keywords a model glues onto the end of the name before them when the blank is not its preferred token
+#: (``NET_PRCELSE``, ``T1INNER``, ``Order_IDFROM``, ``PLANTISNULL``, ``UOM_CDend``): such a free word parses
+#: as an alias or a derived table's output, and the query derails after it. See :func:`glued_tail`.
+TAIL_KW = _ws("from where inner join left right outer cross else then when null group order having limit union "
+              "select like between")
+_TAIL_UPPER = re.compile(r"(.*[A-Za-z0-9])(%s)\Z" % "|".join(sorted((w.upper() for w in TAIL_KW), key=len,
+                                                                        reverse=True)))
+_TAIL_LOWER = re.compile(r".*[A-Z0-9](?:%s)\Z" % "|".join(sorted(TAIL_KW | _ws("end and"), key=len, reverse=True)))
+_GLUED_DIGITS = re.compile(r"(.*[A-Za-z_])[0-9]+\Z")
+
+
+@functools.lru_cache(maxsize=65536)
+def glued_tail(word: str) -> bool:
+    """Whether a free word ends with a keyword glued onto a name: in capitals after a name with a digit or
+    an underscore (``NET_PRCELSE``, ``T1INNER``; not ``EFF_FROM``, ``REORDER`` or ``TOTAL_SPEND``), or in
+    lower case after a capital or a digit (``UOM_CDend``).
+
+    >>> [w for w in ("NET_PRCELSE", "T1INNER", "Order_IDFROM", "l1PLANTISNULL", "UOM_CDend", "EFF_FROM",
+    ...              "REORDER", "TOTAL_SPEND", "WINNER", "trend", "ORDER_ID", "n_from") if glued_tail(w)]
+    ['NET_PRCELSE', 'T1INNER', 'Order_IDFROM', 'l1PLANTISNULL', 'UOM_CDend']
+    """
+    m = _TAIL_UPPER.match(word)
+    if m and any(c.isdigit() or c == "_" for c in m.group(1)):
+        return True
+    return bool(_TAIL_LOWER.match(word))
+
+
+def glued_digits(word: str, names: frozenset[str]) -> bool:
+    """Whether ``word`` is one of ``names`` with digits glued on (``SKU_NBR1`` where ``SKU_NBR`` is a column).
+
+    >>> glued_digits("SKU_NBR1", frozenset({"SKU_NBR"})), glued_digits("LVL1", frozenset({"SKU_NBR"}))
+    (True, False)
+    """
+    m = _GLUED_DIGITS.match(word)
+    return bool(m) and m.group(1) in names  # type: ignore[union-attr]
 
 
 @functools.lru_cache(maxsize=1)
@@ -556,7 +594,10 @@ class Matcher:
         low = word.lower()
         if low in self.exclude:
             return False
-        return word in self.bare or low in self.kwset or (self.free and low not in self.free_exclude)
+        if word in self.bare or low in self.kwset:
+            return True
+        return (self.free and low not in self.free_exclude and not glued_tail(word)
+                and not glued_digits(word, self.bare))
 
     def qprefix(self, body: str, literal: bool = False) -> bool:
         if (self.qfree if not literal else self.values is ANY_VALUE):
