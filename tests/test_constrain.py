@@ -399,6 +399,17 @@ def test_names_that_merely_end_like_a_keyword_stay_free_words() -> None:
     ("SELECT amount::INTEGER, CAST(id AS VARCHAR) FROM orders", True),
     ("SELECT CAST(sum(amount) AS DOUBLE FROM orders", False),  # no query FROM inside parentheses
     ("SELECT id FROM orders WHERE id > 1 FROM customers", False),  # nor after WHERE
+    ("SELECT o.id FROM orders o JOIN customers c WHERE o.id = 1", False),  # a join owes its ON or USING
+    ("SELECT o.id FROM orders o LEFT JOIN customers c", False),
+    ("SELECT o.id FROM orders o JOIN customers c, customers e", False),
+    ("SELECT o.id FROM orders o JOIN customers c ON o.id = c.id JOIN orders d", False),
+    ("SELECT o.id FROM orders o LEFT OUTER JOIN customers c ON o.id = c.id, customers e", True),
+    ("SELECT o.id FROM orders o JOIN customers c USING (id) WHERE o.id = 1", True),
+    ("SELECT o.id FROM orders o CROSS JOIN customers c", True),  # these take no condition
+    ("SELECT o.id FROM orders o NATURAL LEFT JOIN customers c", True),
+    ("SELECT o.id FROM orders o CROSS JOIN customers c ON true", False),
+    ("SELECT o.id FROM orders o ON true", False),
+    ("SELECT o.id FROM orders o JOIN customers c ON o.id = c.id ON true", False),
 ])
 def test_clause_order_and_cast(sql: str, ok: bool) -> None:
     """Found in a tuned model's constrained output: LIMIT 100 LIMIT 200, an IN list running into ORDER BY,
@@ -440,6 +451,17 @@ def test_runaway_limits(sql: str, ok: bool) -> None:
     assert SchemaConstraint(SHOP, _char_tokenizer(), limits=Limits(None, None)).machine.accepts(sql)
 
 
+def test_joins_take_their_condition_before_the_next_join() -> None:
+    """Found in constrained output cut at its token budget: `JOIN mdm."BRAND" ASOF JOIN mdm."SKU" ASOF JOIN …`,
+    joins chained without conditions. DuckDB parses right-nested `a JOIN b JOIN c ON … ON …`, but no one means
+    it and a model writing it never ends its query: a join takes its ON or USING right after its source."""
+    m = SchemaConstraint(SHOP, _char_tokenizer()).machine
+    assert m.feed(m.initial, "SELECT o.id FROM orders o JOIN customers c ") is not None
+    for nxt in ("JOIN", "ASOF", "LEFT", ",", "WHERE", ")"):
+        assert m.feed(m.initial, f"SELECT o.id FROM orders o JOIN customers c {nxt}") is None, nxt
+    assert m.accepts("SELECT o.id FROM orders o JOIN customers c ON o.customer_id = c.id JOIN orders d ON true")
+
+
 def test_masks_offer_no_used_up_table_or_deeper_query(tok: t.Any) -> None:
     """The limits act in the masks as in the machine: no dead end, and what is refused is never offered."""
     proc = SchemaConstraint(SHOP, tok)
@@ -463,7 +485,9 @@ def test_masks_refuse_glued_keywords_as_the_machine_does(tok: t.Any) -> None:
     proc = SchemaConstraint(SHOP, tok)
     for prefix in ("SELECT id FROM orders", "SELECT id FROM orders WHERE", "SELECT id FROM orders ORDER",
                    "SELECT id FROM orders AS", "SELECT count(*) AS", "SELECT count(*) AS NOT",
-                   "SELECT count(*) AS T1", "SELECT count(*) AS n_", "SELECT h.CHNL_CD", "SELECT CHNL_CD"):
+                   "SELECT count(*) AS T1", "SELECT count(*) AS n_", "SELECT h.CHNL_CD", "SELECT CHNL_CD",
+                   "SELECT o.id FROM orders o JOIN customers c", "SELECT o.id FROM orders o JOIN customers c ON o.id = c.id",
+                   "SELECT o.id FROM orders o CROSS JOIN customers"):
         st = proc.state(tuple(tok.encode(prefix)))
         assert st is not None, prefix
         mask = proc.mask(st)

@@ -77,6 +77,7 @@ except ImportError:  # pragma: no cover
 #: 3: a table named without an alias qualifies columns only as the schema spells it.
 #: 4: ``Text2SQL`` answers a constrained question whose candidates were all cut at the budget with no SQL.
 #: 5: no free word ends with a keyword glued onto a name (``NET_PRCELSE``) or is a column with digits glued on.
+#:    A join takes its ON/USING right after its source (no ``JOIN b`` running on or ending the query).
 REVISION = 5
 
 __all__ = ["Limits", "SchemaConstraint", "ToyTokenizer", "Vocab", "compile_machine", "compile_vocab", "exact_top_k"]

@@ -35,6 +35,10 @@ an alias cannot be given to a source that lacks the columns it was used with. Su
 reference takes no alias without ``AS`` (``SELECT The answer …`` is refused), and ``SEMI``/``ANTI``
 joins, whose right side the outer query cannot see, are not offered.
 
+**Joins** take their condition right after their source (``ON``/``USING``; none after ``CROSS``,
+``NATURAL``, ``POSITIONAL``), as DuckDB needs; its right-nested ``a JOIN b JOIN c ON … ON …`` is refused,
+since a model that chains joins without conditions never ends its query.
+
 **Runaway limits** (:class:`Limits`): a derailed model repeats itself until its token budget
 runs out (``JOIN t AS m … JOIN t AS n … JOIN t AS o …``, ``IN (SELECT … IN (SELECT … IN (…``),
 and the answer is cut unparseable. So one FROM clause names a table at most ``table_uses`` times
@@ -116,6 +120,10 @@ CLAUSE_END = _ws("where group having qualify order limit offset window union int
 JOIN_MODS = _ws("left right full inner cross natural outer asof positional")  # no SEMI/ANTI: their right side is hidden
 FROM_KW = CLAUSE_END | JOIN_MODS | _ws("join on using as")
 JOIN_FAMILY = JOIN_MODS | _ws("join on using")
+JOIN_BARE_MODS = _ws("cross natural positional")  # joins without ON/USING
+JOIN_ON, JOIN_BARE = 1, 2  # Frame.join
+_ON_USING = _ws("on using")
+_JOIN_GO_ON = JOIN_MODS | _ws("join")
 #: Keywords allowed where an operand is expected (filtered by :func:`expr_keywords`).
 #: Infix words (``AND``, ``LIKE``, ``BETWEEN``, ``THEN`` …) come after an operand, not here; ``WHEN`` follows
 #: ``CASE``, ``DISTINCT`` opens a call or a SELECT list, ``ALL``/``ANY`` follow a comparison (``St.extra``).
@@ -643,6 +651,9 @@ class Frame(NamedTuple):
     pending: tuple[Pending, ...] = ()
     ctes: tuple[tuple[str, tuple[str, ...] | None], ...] = ()
     visible: bool = False  # the enclosing frame's sources are visible (a subquery in an expression)
+    #: The join being written: ``JOIN_ON`` (its source needs ``ON``/``USING`` before anything else),
+    #: ``JOIN_BARE`` (after ``CROSS``/``NATURAL``/``POSITIONAL``: no condition), ``0`` none.
+    join: int = 0
     setop: tuple[str, ...] | None = None  # outputs of the first branch of a UNION/INTERSECT/EXCEPT
 
     @property
@@ -982,6 +993,8 @@ class Machine:
                 excl |= (CLAUSE_END - ({"order"} if inner in ("OVER", "FUNC") else NOTHING)) | JOIN_FAMILY
             elif self._frame(st.stack).clause != "FROM":
                 excl |= JOIN_FAMILY
+            else:
+                excl |= self._join_exclusions(st)
             if not self._at_frame_level(st.stack) and st.stack[-1].kind != "FUNC" or (
                     self._at_frame_level(st.stack) and self._frame(st.stack).clause != "SELECT"):
                 excl |= _FROM  # an infix FROM only in a call (substring(x FROM 1)); a query's FROM only after SELECT
@@ -996,7 +1009,7 @@ class Machine:
             names = frozenset(cat.tables[i].name for i in cat.by_schema.get(st.arg, ()) if i not in unfit)
             return cat.matcher(frozenset(n for n in names if bare_ok(n, True)), names)
         if ctx == AFTER_SRC:
-            excl = self._alias_exclusions(st)
+            excl = self._alias_exclusions(st) | self._join_exclusions(st)
             if not self._cur_fits(self._frame(st.stack)):  # the table's own name cannot serve: an alias must follow
                 excl = excl | (FROM_KW - {"as"})
             elif not self._frame_end_ok(st.stack):
@@ -1007,7 +1020,8 @@ class Machine:
         if ctx == AFTER_ALIAS:
             if quoted:
                 return None
-            return cat.matcher(extra=FROM_KW - {"as"}, exclude=NOTHING if self._frame_end_ok(st.stack) else CLAUSE_END)
+            return cat.matcher(extra=FROM_KW - {"as"}, exclude=self._join_exclusions(st) | (
+                NOTHING if self._frame_end_ok(st.stack) else CLAUSE_END))
         if ctx in (SEL_ALIAS, CTE_NAME, COLDEF, OVER_NEXT):
             return cat.matcher(free=True, free_exclude=RESERVED)
         if ctx == TYPE:  # a DuckDB type after AS / ::, so an alias cannot pass for one: CAST(x AS avg_x
@@ -1372,6 +1386,14 @@ class Machine:
             return taken
         return taken | frozenset(p.qual.lower() for p in frame.pending if p.qual is not None and not self._fits(cur, p))
 
+    def _join_exclusions(self, st: St) -> frozenset[str]:
+        """FROM-clause keywords a join's state refuses: all but ``ON``/``USING`` while a join owes its condition,
+        those two otherwise (DuckDB parses ``a JOIN b JOIN c ON … ON …``, but no one means it, and a model that
+        chains joins without conditions never gets its query to end)."""
+        if not self._at_frame_level(st.stack) or self._frame(st.stack).clause != "FROM":
+            return NOTHING
+        return _JOIN_GO_ON if self._frame(st.stack).join == JOIN_ON else _ON_USING
+
     def _end_exclusions(self, st: St) -> frozenset[str]:
         if self._at_frame_level(st.stack) and not self._frame_end_ok(st.stack):
             return CLAUSE_END
@@ -1452,7 +1474,14 @@ class Machine:
         if at_frame and frame.clause == "FROM" and (k in JOIN_MODS or k in ("join", "on", "using")):
             if not self._cur_fits(frame):
                 return None
-            st = self._set_frame(st, self._finish_source(frame))
+            if (frame.join == JOIN_ON) != (k in ("on", "using")):  # a join's condition comes right after its source
+                return None
+            join = JOIN_BARE if k in JOIN_BARE_MODS else frame.join
+            if k == "join":
+                join = 0 if frame.join == JOIN_BARE else JOIN_ON
+            elif k in ("on", "using"):
+                join = 0
+            st = self._set_frame(st, self._finish_source(frame)._replace(join=join))
             if k == "join":
                 return st._replace(ctx=TABLE, arg=None, prev=k)
             if k == "on":
@@ -1652,7 +1681,7 @@ class Machine:
             if frame.clause == "WINDOW":
                 return st._replace(ctx=OVER_NEXT, arg=None, prev="")
             if frame.clause == "FROM":
-                if not self._cur_fits(frame):
+                if not self._cur_fits(frame) or frame.join == JOIN_ON:
                     return None
                 return self._set_frame(st, self._finish_source(frame))._replace(ctx=TABLE, arg=None, prev="")
             if frame.clause not in ("GROUP", "ORDER"):  # WHERE a = 1, b … is no list
@@ -1746,10 +1775,13 @@ class Machine:
         return tuple(names)
 
     def _frame_end_ok(self, stack: tuple[Level, ...]) -> bool:
-        """Every pending reference of the innermost query resolves against its sources."""
+        """Every pending reference of the innermost query resolves against its sources, and no join owes
+        its condition."""
         i = self._frame_index(stack)
         frame = stack[i].frame
         assert frame is not None
+        if frame.join == JOIN_ON:  # a join still owes its ON/USING
+            return False
         if not frame.pending:
             return True
         if not self._cur_fits(frame):
