@@ -28,6 +28,8 @@ DuckDB's parser accepts (the machine tracks names and nesting, not every rule of
 "' THEN 1 END FROM sales.orders AS o"
 >>> finish(m, m.feed(m.initial, "SELECT T1.STATUS, T2.CITY FROM sales.orders AS T1"))
 ' CROSS JOIN sales.store AS T2'
+>>> finish(m, m.feed(m.initial, "SELECT o.id FROM sales.orders AS o JOIN sales.sto"))  # a join owes its condition
+'re ON TRUE'
 """
 
 from __future__ import annotations
