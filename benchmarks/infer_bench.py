@@ -88,6 +88,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--shots", type=int, default=3)
     ap.add_argument("--candidates", type=int, default=1, help="Beam candidates per question.")
     ap.add_argument("--max-new-tokens", type=int, default=128, help="Decoding budget (the main job's default).")
+    ap.add_argument("--prompt-budget", type=int, default=None,
+                    help="Schema tokens in the prompt (default: the prompt builder's, 600).")
     ap.add_argument("--batch-size", type=int, default=8, help="Questions decoded together (the main job's default).")
     ap.add_argument("--no-suite", action="store_true", help="EX only (no test-suite accuracy).")
     ap.add_argument("--repair", default="base", choices=["none", "base", "all"],
@@ -111,7 +113,8 @@ def main(argv: list[str] | None = None) -> int:
     model = load_model(model_name)
     per_tier = 0 if args.full else (args.limit or 10)
     common = dict(subset=per_tier, candidates=args.candidates, max_new_tokens=args.max_new_tokens,
-                  batch_size=args.batch_size, suite=not args.no_suite)
+                  batch_size=args.batch_size, suite=not args.no_suite,
+                  **({} if args.prompt_budget is None else {"prompt_budget": args.prompt_budget}))
     rows: list[dict[str, t.Any]] = []
     notes: list[str] = []
     for name in [e for e in args.evalsets.split(",") if e]:

@@ -35,7 +35,7 @@ if t.TYPE_CHECKING:
 
 
 #: Options added after predictions were first cached, with their defaults (see :meth:`EvalConfig.key`).
-LATE_OPTIONS: dict[str, t.Any] = {"repair": False, "prompt_budget": 3000}
+LATE_OPTIONS: dict[str, t.Any] = {"repair": False, "prompt_budget": 3000}  # 3000: the budget before keys held it
 
 
 @dataclass(frozen=True)
@@ -68,7 +68,7 @@ class EvalConfig:
     batch_size: int = 4
     suite: bool = True
     k: int = 5
-    prompt_budget: int = 3000
+    prompt_budget: int = 600  # sqltune.prompt.builder.DEFAULT_BUDGET_TOKENS (not imported: it pulls in SQLAlchemy)
 
     @classmethod
     def from_dict(cls, d: t.Mapping[str, t.Any]) -> EvalConfig:

@@ -111,6 +111,18 @@ def test_retrained_adapter_invalidates_cached_predictions(shop: str, tmp_path: P
     assert not evaluate(shop, "ev", "m", adapter=str(adapter), config=cfg).cached and calls == [2, 2]
 
 
+def test_evaluation_asks_with_the_prompt_builders_default_budget() -> None:
+    from sqltune.evaluate import EvalConfig
+    from sqltune.prompt import DEFAULT_BUDGET_TOKENS, PromptConfig
+
+    from sqltune.cli import cli
+
+    assert EvalConfig().prompt_budget == PromptConfig().budget_tokens == DEFAULT_BUDGET_TOKENS
+    for command in ("ask", "predict"):
+        option = next(p for p in cli.commands[command].params if p.name == "prompt_budget")
+        assert option.default == DEFAULT_BUDGET_TOKENS
+
+
 def test_cache_keys_keep_earlier_predictions_and_follow_the_constraints_revision() -> None:
     """Options added later enter a key only when set, so predictions cached before keep theirs (the hashes
     are those of cached runs); a constrained run's key carries the constraint's revision, so predictions
@@ -118,9 +130,10 @@ def test_cache_keys_keep_earlier_predictions_and_follow_the_constraints_revision
     from sqltune.evaluate import EvalConfig
     from sqltune.infer.constrain import REVISION
 
-    main_job = EvalConfig(subset=10, max_new_tokens=128, batch_size=8)
+    main_job = EvalConfig(subset=10, max_new_tokens=128, batch_size=8, prompt_budget=3000)
     assert main_job.key() == "3e42fcc3c9b3"  # as before repair and prompt_budget existed
     assert EvalConfig(subset=10, max_new_tokens=128, batch_size=8, prompt_budget=0).key() != main_job.key()
+    assert EvalConfig(subset=10, max_new_tokens=128, batch_size=8).key() != main_job.key()  # the default is 600 now
     constrained = EvalConfig(subset=10, max_new_tokens=128, batch_size=8, constrained=True)
     assert constrained.key_dict()["constraint_revision"] == REVISION >= 2
     assert constrained.key() != "594b759b80ce"  # the key of revision 1's cached predictions

@@ -129,11 +129,13 @@ def _model_options(f: t.Callable[..., t.Any]) -> t.Callable[..., t.Any]:
     f = click.option("--candidates", default=1, show_default=True,
                      help="Candidates to generate; the first that parses, resolves and runs is chosen.")(f)
     f = click.option("--no-schema", is_flag=True, help="Leave the schema out of the prompt (for tuned models).")(f)
+    f = click.option("--prompt-budget", default=600, show_default=True, type=click.IntRange(min=0),
+                     help="Schema tokens in the prompt; a larger schema is linked per question (0: always whole).")(f)
     return f
 
 
 def _bot(name: str, model: str | None, adapter: str | None, constrained: bool, candidates: int,
-         no_schema: bool, repair: bool = False) -> t.Any:
+         no_schema: bool, repair: bool = False, prompt_budget: int | None = None) -> t.Any:
     from sqltune import project
     from sqltune.infer import DecodeConfig, Text2SQL
     from sqltune.models import DEFAULT_MODEL
@@ -143,7 +145,8 @@ def _bot(name: str, model: str | None, adapter: str | None, constrained: bool, c
     decode = DecodeConfig(num_candidates=candidates, num_beams=candidates)
     return Text2SQL(schema, model or DEFAULT_MODEL, adapter=adapter, constrained=constrained or repair,
                     repair=repair, decode=decode,
-                    prompt=PromptConfig(mode="none" if no_schema else "schema"))
+                    prompt=PromptConfig(mode="none" if no_schema else "schema",
+                                        **({} if prompt_budget is None else {"budget_tokens": prompt_budget})))
 
 
 @cli.command("generate")
@@ -190,14 +193,14 @@ def generate_cmd(name: str, n: int, seed: int, config_json: str | None, out: str
 @click.argument("question")
 @_model_options
 def ask_cmd(name: str, question: str, model: str | None, adapter: str | None, constrained: bool, repair: bool,
-            candidates: int, no_schema: bool) -> None:
+            candidates: int, no_schema: bool, prompt_budget: int) -> None:
     """Answer QUESTION about project NAME: print the SQL and its result.
 
     Example:
 
         sqltune ask cpg "How many retailers sell online?"
     """
-    bot = _bot(name, model, adapter, constrained, candidates, no_schema, repair)
+    bot = _bot(name, model, adapter, constrained, candidates, no_schema, repair, prompt_budget)
     ans = bot.ask(question)
     click.echo(ans.sql or "(no SQL)")
     if bot.schema.dialect != "duckdb" and ans.source_sql:
@@ -215,7 +218,7 @@ def ask_cmd(name: str, question: str, model: str | None, adapter: str | None, co
 @click.option("--subset", default=0, help="Only the first N cases of each difficulty tier (0: all).")
 @_model_options
 def predict_cmd(name: str, evalset_ref: str, out: str, subset: int, model: str | None, adapter: str | None,
-                constrained: bool, repair: bool, candidates: int, no_schema: bool) -> None:
+                constrained: bool, repair: bool, candidates: int, no_schema: bool, prompt_budget: int) -> None:
     """Predict SQL for every case of an evalset against project NAME, in the grader's format.
 
     Example:
@@ -231,7 +234,7 @@ def predict_cmd(name: str, evalset_ref: str, out: str, subset: int, model: str |
     ev = load_evalset(evalset_ref, project_dir=home.project_dir(name))
     if subset:
         ev = stratified_subset(ev, subset)
-    bot = _bot(name, model, adapter, constrained, candidates, no_schema, repair)
+    bot = _bot(name, model, adapter, constrained, candidates, no_schema, repair, prompt_budget)
     with tqdm(total=len(ev.cases), desc="predict", unit="q", disable=None) as bar:
         path = predict_evalset(bot, ev, out, progress=bar.update)
     click.echo(f"wrote {len(ev.cases)} predictions to {path}")

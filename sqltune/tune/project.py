@@ -14,6 +14,8 @@ Example (the README's main job)::
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 import typing as t
 from pathlib import Path
@@ -25,14 +27,22 @@ from sqltune.tune.items import fact_items, pair_items, read_generated, training_
 from sqltune.tune.pipeline import Progress, TuneOutcome, tune_items
 
 
-def adapter_folder(name: str, adapter: str, model_name: str, preset: str) -> Path:
-    """``SQLTUNE_HOME/projects/NAME/adapters/<adapter>-<model>-<preset>``.
+def adapter_folder(name: str, adapter: str, model_name: str, preset: str,
+                   overrides: t.Mapping[str, t.Any] | None = None) -> Path:
+    """``SQLTUNE_HOME/projects/NAME/adapters/<adapter>-<model>-<preset>[-<overrides hash>]``.
+
+    A run with overrides gets a folder of its own, so an experiment never replaces the preset's adapter.
 
     >>> import os; os.environ["SQLTUNE_HOME"] = "/tmp/sqltune-doc"
     >>> adapter_folder("cpg", "lora", "Qwen/Qwen2.5-Coder-0.5B-Instruct", "cpu").name
     'lora-Qwen--Qwen2.5-Coder-0.5B-Instruct-cpu'
+    >>> adapter_folder("cpg", "lora", "qwen2.5-coder-0.5b", "cpu", {"lr": 5e-4}).name
+    'lora-qwen2.5-coder-0.5b-cpu-81f6cc61'
     """
-    return home.project_dir(name) / "adapters" / f"{adapter}-{model_slug(model_name)}-{preset}"
+    base = f"{adapter}-{model_slug(model_name)}-{preset}"
+    if overrides:
+        base += "-" + hashlib.sha256(json.dumps(dict(overrides), sort_keys=True).encode()).hexdigest()[:8]
+    return home.project_dir(name) / "adapters" / base
 
 
 def model_slug(model_name: str) -> str:
@@ -64,7 +74,8 @@ def tune_project(name: str, *, model: t.Any = None, preset: str = "cpu", adapter
         preset: ``cpu`` (sized for 2 cores, the README main job) or ``full`` (a GPU).
         adapter: ``lora`` or ``mome``.
         overrides: :class:`TuneConfig` fields over the preset, e.g. ``{"max_steps": 40}``.
-        out: The adapter folder (default ``projects/NAME/adapters/<adapter>-<model>-<preset>``).
+        out: The adapter folder (default ``projects/NAME/adapters/<adapter>-<model>-<preset>``, with
+            ``-<hash of the overrides>`` appended when there are overrides).
         resume: Continue an interrupted run and reuse a finished one; ``False`` starts afresh.
         progress: Called with each step's log row (``step``, ``loss``, ...) and with ``{"event": ...}`` rows.
 
@@ -84,7 +95,7 @@ def tune_project(name: str, *, model: t.Any = None, preset: str = "cpu", adapter
     items = training_mix(pair_items(pairs), fact_items(facts), config)
     model = model if model is not None else DEFAULT_MODEL
     model_name = model if isinstance(model, (str, Path)) else model.name
-    folder = Path(out) if out else adapter_folder(name, adapter, str(model_name), preset)
+    folder = Path(out) if out else adapter_folder(name, adapter, str(model_name), preset, overrides)
     return tune_items(model, items, schema, config, folder, base_name=str(model_name), progress=progress,
                       resume=resume, project=name,
                       extra_meta={"preset": preset, "overrides": dict(overrides or {}),
