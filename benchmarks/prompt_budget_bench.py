@@ -35,15 +35,13 @@ sys.path.insert(0, str(ROOT))
 TIERS = ("easy", "medium", "hard", "overall")
 
 
-def prompt_tokens(evalset: str, model: t.Any, budget: int, subset: int) -> float:
+def prompt_tokens(evalset: str, schema: t.Any, model: t.Any, budget: int, subset: int) -> float:
     """Mean prompt length in tokens (chat template, system turn and schema text) over the subset's questions."""
     from sqltune.evalset import load_evalset, stratified_subset
     from sqltune.prompt import PromptBuilder, PromptConfig
-    from sqltune.targets import resolve_target
 
     ev = load_evalset(evalset)
     ev = stratified_subset(ev, subset) if subset else ev
-    _, schema = resolve_target(sample=ev.sample)
     builder = PromptBuilder(schema, model.tokenizer, PromptConfig(budget_tokens=budget))
     return statistics.mean(builder.count_tokens(builder.prompt(c.question)) for c in ev.cases)
 
@@ -84,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
                            progress=lambda stage, k, n, b=budget: print(f"  {name} @{b}: {k}/{n} predicted", flush=True)
                            if stage == "predict" else None)
             row: dict[str, t.Any] = {"evalset": name, "budget": budget, "cases": len(res.run.items),
-                                     "prompt_tokens": round(prompt_tokens(name, model, budget, args.limit), 1),
+                                     "prompt_tokens": round(prompt_tokens(name, schema, model, budget, args.limit), 1),
                                      "s_per_question": round(res.predict_s / max(1, len(res.run.items)), 2),
                                      "cached": res.cached, "made_at": res.extra.get("sqltune_commit"),
                                      "predictions": str(res.predictions)}

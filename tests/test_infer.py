@@ -34,6 +34,15 @@ def test_first_candidate_that_resolves_and_runs_wins(shop) -> None:  # type: ign
     box.close()
 
 
+def test_a_candidate_nested_too_deeply_to_parse_is_passed_over(shop) -> None:  # type: ignore[no-untyped-def]
+    """A runaway of parentheses (model output) exhausts sqlglot's recursive parser; it must be rejected, not raise."""
+    box = Sandbox(shop.execution_db)
+    deep = "SELECT " + "(" * 300 + "1" + ")" * 300 + " FROM orders"
+    pick = choose([deep, "SELECT count(*) FROM orders"], shop, box)
+    assert pick.index == 1 and pick.rejected == ("0: does not parse",)
+    box.close()
+
+
 def test_self_consistency_votes_on_results(shop) -> None:  # type: ignore[no-untyped-def]
     box = Sandbox(shop.execution_db)
     cands = ["SELECT count(*) FROM orders", "SELECT count(*) FROM orders WHERE amount > 6",

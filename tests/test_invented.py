@@ -80,6 +80,12 @@ def test_at_least_fifteen_valid_queries() -> None:
     assert len(VALID) >= 15
 
 
+def test_a_query_nested_too_deeply_for_the_parser_is_unparseable_not_an_exception() -> None:
+    for deep in ("SELECT " + "(" * 300 + "1" + ")" * 300, "SELECT 1 WHERE " + " AND ".join(["(1 = 1"] * 300) + ")" * 300):
+        inv = invented_identifiers(deep, SCHEMA)
+        assert inv.unparseable and not inv.clean
+
+
 def test_every_invented_name_is_reported_not_only_the_first() -> None:
     found = inv("SELECT o.total, amount_usd, c.name, z.q FROM orders o JOIN customers c ON c.idx = o.customer_id "
                 "JOIN customer z ON z.id = o.id WHERE o.status = 'LOST'")  # fmt: skip

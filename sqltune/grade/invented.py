@@ -88,6 +88,8 @@ def invented_identifiers(sql: str, schema: Schema, dialect: str = "duckdb") -> I
         trees = [x for x in sqlglot.parse(sql, read=dialect) if x is not None]
     except sqlglot.errors.SqlglotError as e:
         return Invented(unparseable=True, error=str(e).splitlines()[0] if str(e) else type(e).__name__)
+    except RecursionError:  # sqlglot parses recursively: about 100 nested parentheses exhaust the stack
+        return Invented(unparseable=True, error=NESTED_TOO_DEEPLY)
     if not trees:
         return Invented(unparseable=True, error="no SQL statement")
     resolver = _Resolver(schema)
@@ -96,7 +98,13 @@ def invented_identifiers(sql: str, schema: Schema, dialect: str = "duckdb") -> I
             resolver.visit(tree)
     except sqlglot.errors.SqlglotError as e:  # e.g. one alias for two sources: no scope can be built
         return Invented(unparseable=True, error=str(e).splitlines()[0] if str(e) else type(e).__name__)
+    except RecursionError:
+        return Invented(unparseable=True, error=NESTED_TOO_DEEPLY)
     return resolver.result()
+
+
+#: The error of a query nested deeper than sqlglot's recursive parser and scope walk can follow.
+NESTED_TOO_DEEPLY = "nested too deeply to analyse"
 
 
 def _ci(a: str, b: str) -> bool:

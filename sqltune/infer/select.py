@@ -68,7 +68,7 @@ def choose(candidates: t.Sequence[str], schema: Schema, box: Sandbox, *, vote: b
 def _is_query(sql: str) -> bool:
     try:
         trees = sqlglot.parse(sql, read="duckdb")
-    except sqlglot.errors.SqlglotError:
+    except (sqlglot.errors.SqlglotError, RecursionError):  # model output: deep nesting exhausts the parser's stack
         return False
     return len(trees) == 1 and isinstance(trees[0], exp.Query)
 
