@@ -33,8 +33,9 @@ from sqltune.schema import Schema
 MODES = ("schema", "none")
 #: Schema tokens in a prompt by default; a larger schema is linked per question. Measured with
 #: qwen2.5-coder-0.5b on the 30-case subsets (benchmarks/results/prompt_budget.md): 600 tokens of
-#: linked schema answer better than 3,000 (EX cpg 27% against 23%, biotech 10% against 7%, fewer
-#: invented identifiers) and four times faster (11 s a question against 40 s on 2 cores).
+#: linked schema answer no worse than 1,200 or 3,000 (EX cpg 27% / 17% / 23%, biotech 10% / 3% / 7%:
+#: differences of a few questions, within the noise of 30) and about four times faster than 3,000
+#: (11 s a question against 40 s on 2 cores).
 DEFAULT_BUDGET_TOKENS = 600
 
 
