@@ -135,7 +135,7 @@ def _model_options(f: t.Callable[..., t.Any]) -> t.Callable[..., t.Any]:
 
 
 def _bot(name: str, model: str | None, adapter: str | None, constrained: bool, candidates: int,
-         no_schema: bool, repair: bool = False, prompt_budget: int | None = None) -> t.Any:
+         no_schema: bool, repair: bool, prompt_budget: int) -> t.Any:
     from sqltune import project
     from sqltune.infer import DecodeConfig, Text2SQL
     from sqltune.models import DEFAULT_MODEL
@@ -145,8 +145,7 @@ def _bot(name: str, model: str | None, adapter: str | None, constrained: bool, c
     decode = DecodeConfig(num_candidates=candidates, num_beams=candidates)
     return Text2SQL(schema, model or DEFAULT_MODEL, adapter=adapter, constrained=constrained or repair,
                     repair=repair, decode=decode,
-                    prompt=PromptConfig(mode="none" if no_schema else "schema",
-                                        **({} if prompt_budget is None else {"budget_tokens": prompt_budget})))
+                    prompt=PromptConfig(mode="none" if no_schema else "schema", budget_tokens=prompt_budget))
 
 
 @cli.command("generate")

@@ -84,21 +84,16 @@ class Invented:
 
 def invented_identifiers(sql: str, schema: Schema, dialect: str = "duckdb") -> Invented:
     """Everything ``sql`` invents against ``schema``; never raises on bad SQL (see the module docstring)."""
-    try:
-        trees = [x for x in sqlglot.parse(sql, read=dialect) if x is not None]
-    except sqlglot.errors.SqlglotError as e:
-        return Invented(unparseable=True, error=str(e).splitlines()[0] if str(e) else type(e).__name__)
-    except RecursionError:  # sqlglot parses recursively: about 100 nested parentheses exhaust the stack
-        return Invented(unparseable=True, error=NESTED_TOO_DEEPLY)
-    if not trees:
-        return Invented(unparseable=True, error="no SQL statement")
     resolver = _Resolver(schema)
     try:
+        trees = [x for x in sqlglot.parse(sql, read=dialect) if x is not None]
+        if not trees:
+            return Invented(unparseable=True, error="no SQL statement")
         for tree in trees:
             resolver.visit(tree)
-    except sqlglot.errors.SqlglotError as e:  # e.g. one alias for two sources: no scope can be built
+    except sqlglot.errors.SqlglotError as e:  # a parse error, or e.g. one alias for two sources: no scope
         return Invented(unparseable=True, error=str(e).splitlines()[0] if str(e) else type(e).__name__)
-    except RecursionError:
+    except RecursionError:  # sqlglot parses and walks recursively: about 100 nested parentheses exhaust the stack
         return Invented(unparseable=True, error=NESTED_TOO_DEEPLY)
     return resolver.result()
 
