@@ -48,7 +48,8 @@ class JobConfig:
         subset: Evalset cases per tier to evaluate (0: all).
         fewshot: Also evaluate the base model with retrieval few-shot (the RAG baseline), ``shots`` examples.
         constrained: Also evaluate the tuned model with schema-constrained decoding.
-        tuned_schema_prompt: Also evaluate the tuned model with the schema in the prompt.
+        tuned_schema_prompt: Also evaluate the tuned model with the schema in the prompt (and, with
+            ``constrained``, that constrained too).
         suite: Test-suite accuracy as well as EX.
         tune: :class:`~sqltune.tune.config.TuneConfig` fields over the preset.
         smoke: Shrink everything to seconds (for tests; pass a tiny ``model`` folder).
@@ -167,10 +168,12 @@ def main_job(config: JobConfig = JobConfig(), *, say: Say | None = None,
             runs.append(("tuned + schema text, constrained", adapter, dataclasses.replace(schema_run, constrained=True)))
     else:
         runs.append(("tuned (no schema text)", adapter, EvalConfig(**common, schema_in_prompt=False)))
-        if cfg.tuned_schema_prompt:
-            runs.append(("tuned + schema text", adapter, EvalConfig(**common)))
         if cfg.constrained:
             runs.append(("tuned, constrained", adapter, EvalConfig(**common, schema_in_prompt=False, constrained=True)))
+        if cfg.tuned_schema_prompt:
+            runs.append(("tuned + schema text", adapter, EvalConfig(**common)))
+            if cfg.constrained:
+                runs.append(("tuned + schema text, constrained", adapter, EvalConfig(**common, constrained=True)))
     evaluations: list[Evaluation] = []
     for label, adapter_dir, ecfg in runs:
         done = step(f"evaluate {label}")
