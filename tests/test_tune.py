@@ -145,7 +145,7 @@ def test_spaced_review_memorises_with_fewer_tokens_and_stops_when_all_is_recalle
     runs = {}
     for review in (False, True):
         model, tok = _word_model(24)
-        cfg = TuneConfig(lr=3e-3, max_steps=300, batch_tokens=4096, eval_items=0, stop_identifier_loss=0.02,
+        cfg = TuneConfig(lr=3e-3, max_steps=600, batch_tokens=4096, eval_items=0, stop_identifier_loss=0.02,
                          prompt_mode="none", warmup_steps=5, review=review)
         tuned, result = memory_tune(model, tok, facts, schema, cfg, tmp_path / f"run{review}")
         recall, misses = exact_recall(tuned, tok, PromptBuilder(schema, tok, PromptConfig(mode="none")), facts)
@@ -153,11 +153,30 @@ def test_spaced_review_memorises_with_fewer_tokens_and_stops_when_all_is_recalle
         runs[review] = result
     rows = runs[True].history
     assert rows[-1]["recalled_share"] == 1.0 and "recalled_share" not in runs[False].history[-1]
+    assert rows[-1]["checked_misses"] == 0  # stopped by the check over every item, not by a subset's loss
     epochs = {}
     for r in rows:
         epochs[r["epoch"]] = epochs.get(r["epoch"], 0) + r["tokens"]
     assert min(epochs.values()) < max(epochs.values()) / 2, "later epochs train only what is due"
     assert sum(r["tokens"] for r in rows) < sum(r["tokens"] for r in runs[False].history)
+
+
+def test_under_review_only_recalling_everything_stops_training(tmp_path: Path) -> None:
+    """A threshold every epoch's identifier loss is under stops plain training after its first epoch; under
+    review it does not (an epoch of due items says nothing of the rest): only the pass over every item
+    that checks the review does, once every item was reproduced at its last visit."""
+    facts, schema = _facts(24), _schema()
+    runs = {}
+    for review in (False, True):
+        model, tok = _word_model(24)
+        cfg = TuneConfig(lr=3e-3, max_steps=300, batch_tokens=4096, eval_items=0, stop_identifier_loss=1e6,
+                         prompt_mode="none", warmup_steps=5, review=review)
+        runs[review] = memory_tune(model, tok, facts, schema, cfg, tmp_path / f"run{review}")[1]
+    assert runs[False].stopped == "memorised" and {r["epoch"] for r in runs[False].history} == {0}
+    rows = runs[True].history
+    assert runs[True].stopped == "memorised" and "checked_identifier_loss" in rows[-1]
+    assert not any("checked_identifier_loss" in r for r in rows[:-1])  # the first check stops it
+    assert len({r["epoch"] for r in rows}) > 1 and rows[-2]["recalled_share"] < 1.0
 
 
 def test_loss_stats_say_which_rows_greedy_decoding_reproduces(tmp_path: Path) -> None:

@@ -11,12 +11,15 @@ out). With ``eval_items`` > 0 that loss is measured every ``eval_every`` steps (
 dropout) on a fixed sample of that many training items; with ``eval_items=0`` it is the mean over
 the last whole epoch of the training batches' own identifier loss, measured before each update: it
 covers every item and costs nothing (the adapters have no dropout by default).
-With ``review`` (the ``cpu`` preset) an epoch trains only the items that are due under a spaced
+With ``review`` an epoch trains only the items that are due under a spaced
 review (:mod:`sqltune.tune.review`): one the model already reproduced exactly at its last visit
 comes back after 2, 4, 8 … epochs, one it missed in the next epoch. Once every item was reproduced
 at its last visit, one teacher-forced pass over all items (no update) checks that they still are
 (later updates can undo an early hit); misses are due again, and when there are none training
-stops as ``memorised``: greedy decoding then reproduces every training item exactly.
+stops as ``memorised``: greedy decoding then reproduces every training item exactly. That is the
+only memorisation stop under review, besides the identifier loss of that same pass over all items
+falling below ``stop_identifier_loss``: a low loss over an epoch of due items (the misses) says
+nothing of the rest.
 It checkpoints every ``save_every`` steps and resumes from the last checkpoint of the same
 config and data; with a seed it is deterministic (unless ``time_budget_s`` cuts it short). It
 writes a JSONL log and an SVG loss plot.
@@ -208,11 +211,14 @@ def memory_tune(model: t.Any, tokenizer: t.Any, items: t.Sequence[Item], schema:
                 id_loss = _eval_identifier_loss(model, probe, pad, config.loss_chunk, share, fcache)
                 row["eval_identifier_loss"] = _r(id_loss)
             if review is not None and review.all_recalled():  # stale for items seen long ago: check them all
-                missed = [i for i, ok in enumerate(_recalled(model, data, pad, config.loss_chunk, share, fcache)) if not ok]
+                hits, all_loss = _recalled(model, data, pad, config.loss_chunk, share, fcache)
+                missed = [i for i, ok in enumerate(hits) if not ok]
                 for i in missed:
                     review = review.visit(i, state["epoch"], False)
                 state["review"] = review.to_dict()
                 row["checked_misses"] = len(missed)
+                row["checked_identifier_loss"] = _r(all_loss)
+                id_loss = all_loss
             state["elapsed"] += time.perf_counter() - t0
             row["elapsed_s"] = round(state["elapsed"], 2)
             history.append(row)
@@ -221,10 +227,11 @@ def memory_tune(model: t.Any, tokenizer: t.Any, items: t.Sequence[Item], schema:
                 progress(row)
             if state["step"] % config.save_every == 0:
                 _checkpoint(ckpt, key, model, opt, sched, state)
-            if row.get("checked_misses") == 0:
+            if row.get("checked_misses") == 0 or (row.get("checked_identifier_loss") is not None
+                                                  and all_loss < config.stop_identifier_loss):
                 stopped = "memorised"
                 break
-            if "eval_identifier_loss" in row and id_loss < config.stop_identifier_loss:
+            if review is None and "eval_identifier_loss" in row and id_loss < config.stop_identifier_loss:
                 stopped = "memorised"
                 break
             if config.time_budget_s and state["elapsed"] >= config.time_budget_s:
@@ -318,13 +325,15 @@ def _eval_identifier_loss(model: t.Any, probe: t.Sequence[Encoded], pad: int, ch
 
 
 def _recalled(model: t.Any, data: t.Sequence[Encoded], pad: int, chunk: int, share: bool = False,
-              fcache: t.Any = None) -> list[bool]:
-    """Per item: greedy decoding reproduces it exactly now (teacher-forced, no update)."""
+              fcache: t.Any = None) -> tuple[list[bool], float]:
+    """Per item: greedy decoding reproduces it exactly now; and the mean identifier loss over all items
+    (one teacher-forced pass, no update)."""
     import torch
 
     was = model.training
     model.eval()
     out = [False] * len(data)
+    total, n = 0.0, 0
     device = _device(model)
     with torch.no_grad():
         for group in _groups(range(len(data)), data, 8):
@@ -332,9 +341,12 @@ def _recalled(model: t.Any, data: t.Sequence[Encoded], pad: int, chunk: int, sha
             _, stats = weighted_loss(model, {k: v.to(device) for k, v in batch.items()}, chunk, fcache)
             for i, ok in zip(group, stats.recalled):
                 out[i] = ok
+            if stats.identifier_tokens:
+                total += stats.identifier_loss * stats.identifier_tokens
+                n += stats.identifier_tokens
     if was:
         model.train()
-    return out
+    return out, (total / n if n else float("nan"))
 
 
 def _groups(indices: t.Sequence[int], data: t.Sequence[Encoded], size: int) -> list[list[int]]:
