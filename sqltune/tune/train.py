@@ -305,23 +305,7 @@ def _probe(data: t.Sequence[Encoded], config: TuneConfig) -> list[Encoded]:
 def _eval_identifier_loss(model: t.Any, probe: t.Sequence[Encoded], pad: int, chunk: int,
                           share: bool = False, fcache: t.Any = None) -> float:
     """Teacher-forced mean loss over the identifier tokens of ``probe`` (no dropout, no update)."""
-    import torch
-
-    was = model.training
-    model.eval()
-    total, n = 0.0, 0
-    device = _device(model)
-    with torch.no_grad():
-        for group in _groups(range(len(probe)), probe, 8):
-            batch = collate([probe[i] for i in group], pad, share_prefix=share)
-            batch = {k: v.to(device) for k, v in batch.items()}
-            _, stats = weighted_loss(model, batch, chunk, fcache)
-            if stats.identifier_tokens:
-                total += stats.identifier_loss * stats.identifier_tokens
-                n += stats.identifier_tokens
-    if was:
-        model.train()
-    return total / n if n else float("nan")
+    return _recalled(model, probe, pad, chunk, share, fcache)[1]
 
 
 def _recalled(model: t.Any, data: t.Sequence[Encoded], pad: int, chunk: int, share: bool = False,
