@@ -617,7 +617,7 @@ def test_training_with_a_frozen_schema_start_memorises_pairs(tmp_path: Path) -> 
 
 
 def test_options_added_later_keep_earlier_adapters_the_same_run() -> None:
-    """The cpu preset's digest is that of the adapters tuned before `review` and `frozen_prefix` existed."""
-    cpu = TuneConfig.preset("cpu", adapter="lora")
-    assert cpu.digest() == "fd4ade571b66a88b"
-    assert TuneConfig.preset("cpu", adapter="lora", review=True).digest() != cpu.digest()
+    """The cpu preset as it was before `review` and `frozen_prefix` existed keeps its adapters' digest."""
+    before = TuneConfig.preset("cpu", adapter="lora", max_steps=120, review=False)
+    assert before.digest() == "fd4ade571b66a88b"
+    assert TuneConfig.preset("cpu", adapter="lora").digest() != before.digest()  # today's preset reviews

@@ -1,7 +1,7 @@
 """The tuning configuration, with two presets: ``cpu`` (2 cores, the main job) and ``full`` (a GPU).
 
->>> TuneConfig.preset("cpu").max_steps
-120
+>>> TuneConfig.preset("cpu").time_budget_s
+780.0
 >>> TuneConfig.from_dict({"adapter": "lora", "lr": 1e-3}).lr
 0.001
 >>> TuneConfig.from_dict({"max_step": 5})
@@ -110,14 +110,15 @@ class TuneConfig:
     def preset(cls, name: str, **overrides: t.Any) -> TuneConfig:
         """``cpu``: a budget for 2 cores (the README main job); ``full``: for a GPU.
 
-        ``cpu`` trains a seeded slice (``max_items``) without the schema in the prompt, for at most
-        ``time_budget_s`` of training. ``full`` trains on every pair and fact with the schema in the
+        ``cpu`` trains a seeded slice (``max_items``) without the schema in the prompt under spaced
+        review, until every item is reproduced exactly or ``time_budget_s`` of training is spent
+        (``max_steps`` is a backstop: on 2 cores the budget comes first). ``full`` trains on every pair and fact with the schema in the
         prompt; the schema is the shared prompt prefix (``share_prefix``), so it runs once per batch.
         """
         presets = {
-            "cpu": dict(max_steps=120, batch_tokens=512, max_seq_len=256, lr=2e-3, lora_r=16, lora_alpha=32,
+            "cpu": dict(max_steps=300, batch_tokens=512, max_seq_len=256, lr=2e-3, lora_r=16, lora_alpha=32,
                         warmup_steps=5, prompt_mode="none", max_items=64, facts_ratio=0.5, eval_items=0,
-                        save_every=10, recall_items=32, time_budget_s=780.0,
+                        save_every=10, recall_items=32, time_budget_s=780.0, review=True,
                         mome={"n_experts": 32, "router_warmup_steps": 20, "dispatch": "dense"}),
             "full": dict(max_steps=2000, batch_tokens=65536, max_seq_len=3584, lr=5e-4, lora_r=64, lora_alpha=128,
                          prompt_mode="schema", prompt_budget_tokens=3000, eval_items=0, save_every=200,
