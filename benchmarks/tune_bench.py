@@ -7,7 +7,9 @@ One run, on generated pairs and facts only (a seeded slice of ``sample:cpg``'s, 
 2. ``lora``: :func:`sqltune.tune.pipeline.tune_items` with LoRA (shared prompt prefix, loss on target
    tokens only through a chunked head, identifier-weighted), then exact recall of the trained facts and
    pairs, tuned and untuned (``base``);
-3. ``mome``: the same with the mixture-of-memory-experts adapter.
+3. ``mome``: the same with the mixture-of-memory-experts adapter;
+4. ``lora-bf16``, ``mome-bf16``: the same under bf16 autocast (``TuneConfig.bf16_autocast``; on a CPU with
+   AVX-512 BF16 the matrix products run in bf16, the weights, the adapter and its optimizer stay fp32).
 
 Each runs in its own subprocess so its peak RSS (``VmHWM``) is its own. ``tokens/s`` counts the
 tokens of the training sequences (no padding) over the wall time of the training steps; the ratio
@@ -79,6 +81,8 @@ def _setup(spec: dict[str, t.Any]) -> tuple[t.Any, list[t.Any], t.Any]:
     config = TuneConfig.preset("cpu", adapter=adapter, max_items=spec["items"],
                                max_steps=spec["steps"], batch_tokens=spec["batch_tokens"], lr=spec["lr"],
                                recall_items=spec["recall_items"], time_budget_s=0, stop_identifier_loss=0.0,
+                               review=False,  # plain epochs, as the Trainer's
+                               bf16_autocast=bool(spec.get("bf16")),
                                mome={"n_experts": 32, "router_warmup_steps": max(1, spec["steps"] // 4)})
     items = training_mix(pair_items(gen.pairs), fact_items(gen.facts), config)
     return schema, items, config
@@ -98,11 +102,11 @@ def run_ours(spec: dict[str, t.Any]) -> dict[str, t.Any]:
             clock.mark(seen[0])
 
     start = time.perf_counter()
-    out = tune_items(model, items, schema, config, Path(spec["work"]) / f"adapter-{spec['adapter']}", resume=False,
+    out = tune_items(model, items, schema, config, Path(spec["work"]) / f"adapter-{spec['method']}", resume=False,
                      progress=tick)
     wall = time.perf_counter() - start
     train_s = out.result.history[-1]["elapsed_s"] if out.result.history else 0.0
-    return {"method": spec["adapter"], "steps": out.result.steps, "items": len(items), "train_s": round(train_s, 1),
+    return {"method": spec["method"], "steps": out.result.steps, "items": len(items), "train_s": round(train_s, 1),
             "tokens": out.result.tokens, **clock.rates(),
             "wall_s": round(wall, 1), "peak_rss_mb": _peak_rss_mb(), "recall": out.recall.to_dict(),
             "final_loss": out.result.history[-1]["loss"] if out.result.history else None,
@@ -226,21 +230,23 @@ def _markdown(report: dict[str, t.Any]) -> str:
     lines = [f"# Memory tuning benchmark ({report['model']}, {report['items']} items, {report['steps']} steps)", "",
              f"{report['machine']}; {report['threads']} threads; load average at start {report['load_start']}.", "",
              "| method | train s | s/step | tokens/s | vs Trainer | tokens/CPU-s | vs Trainer (CPU) | peak RSS MB "
-             "| fact recall | pair recall |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+             "| final loss | fact recall | pair recall |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     recall = runs.get("lora", {}).get("recall", {})
-    lines.append(f"| base (untuned) | - | - | - | - | - | - | - | {_pct(recall.get('base_facts'))} | "
+    lines.append(f"| base (untuned) | - | - | - | - | - | - | - | - | {_pct(recall.get('base_facts'))} | "
                  f"{_pct(recall.get('base_pairs'))} |")
-    for name in ("trainer", "lora", "mome"):
+    for name in ("trainer", "lora", "lora-bf16", "mome", "mome-bf16"):
         r = runs.get(name)
         if not r:
             continue
         rc = r.get("recall", {})
         ratio = f"{r['tokens_per_s'] / base:.2f}x" if base else "-"
         cpu_ratio = f"{r['tokens_per_cpu_s'] / base_cpu:.2f}x" if base_cpu else "-"
-        label = {"trainer": "transformers Trainer + peft LoRA", "lora": "sqltune LoRA", "mome": "sqltune MoME"}[name]
+        label = {"trainer": "transformers Trainer + peft LoRA", "lora": "sqltune LoRA", "mome": "sqltune MoME",
+                 "lora-bf16": "sqltune LoRA, bf16 autocast", "mome-bf16": "sqltune MoME, bf16 autocast"}[name]
         lines.append(f"| {label} | {r['train_s']} | {r['step_s']} | {r['tokens_per_s']} | {ratio} | "
-                     f"{r['tokens_per_cpu_s']} | {cpu_ratio} | {r['peak_rss_mb']} | {_pct(rc.get('facts'))} | "
+                     f"{r['tokens_per_cpu_s']} | {cpu_ratio} | {r['peak_rss_mb']} | {_loss(r.get('final_loss'))} | "
+                     f"{_pct(rc.get('facts'))} | "
                      f"{_pct(rc.get('pairs'))} |")
     if report.get("evaluate"):
         lines += ["", "Evalset execution accuracy (ex_strict), schema left out of the prompt:", "",
@@ -265,6 +271,10 @@ def _cpu_name() -> str:
     except OSError:
         pass
     return platform.processor() or platform.machine()
+
+
+def _loss(x: float | None) -> str:
+    return "-" if x is None else f"{x:.3f}"
 
 
 def _pct(x: float | None) -> str:
@@ -303,7 +313,10 @@ def main() -> None:
     report: dict[str, t.Any] = {}
     for method in args.methods.split(","):  # the files are rewritten after each method: a cut run keeps its part
         t0 = time.perf_counter()
-        runs[method] = _spawn({**spec, "adapter": method})
+        if method.removesuffix("-bf16") not in ("trainer", "lora", "mome") or method == "trainer-bf16":
+            raise SystemExit(f"unknown method {method!r} (known: trainer, lora, mome, lora-bf16, mome-bf16)")
+        runs[method] = _spawn({**spec, "method": method, "adapter": method.removesuffix("-bf16"),
+                               "bf16": method.endswith("-bf16")})
         print(f"{method}: {runs[method]['tokens_per_s']} tokens/s, {time.perf_counter() - t0:.0f}s", flush=True)
         report = _report(args, runs, load_start, start, threads=args.threads or torch.get_num_threads())
     if args.evaluate:
