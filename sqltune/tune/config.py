@@ -112,8 +112,9 @@ class TuneConfig:
 
         ``cpu`` trains a seeded slice (``max_items``) without the schema in the prompt under spaced
         review, until every item is reproduced exactly or ``time_budget_s`` of training is spent
-        (``max_steps`` is a backstop: on 2 cores the budget comes first). ``full`` trains on every pair and fact with the schema in the
-        prompt; the schema is the shared prompt prefix (``share_prefix``), so it runs once per batch.
+        (``max_steps`` is a backstop: on 2 cores the budget comes first). ``full`` trains on every pair
+        and fact with the schema in the prompt; the schema is the shared prompt prefix
+        (``share_prefix``), so it runs once per batch.
         """
         presets = {
             "cpu": dict(max_steps=300, batch_tokens=512, max_seq_len=256, lr=2e-3, lora_r=16, lora_alpha=32,
