@@ -83,6 +83,8 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     results = []
     md = ["# Accuracy: base vs retrieval few-shot vs memory-tuned", ""]
+    only = [s for s in args.forgetting_from.split(",") if s]
+    targets = [s for s in args.forgetting_on.split(",") if s]
     forgetting = []
     for adapter in adapters:
         jobs = {}
@@ -107,8 +109,6 @@ def main(argv: list[str] | None = None) -> int:
             results.append({"sample": sample, "adapter": adapter, "main_job": job.summary, "leakage": leak.to_dict(),
                             "leakage_line": line})
             jobs[sample] = job
-        only = [s for s in args.forgetting_from.split(",") if s]
-        targets = [s for s in args.forgetting_on.split(",") if s]
         if args.no_forgetting:
             continue
         if targets:
@@ -143,8 +143,9 @@ def _peak_rss_gib() -> float:
 def _forgetting(jobs: dict, md: list[str], only: list[str] | None, adapter: str) -> list[dict]:
     """Each sample's adapter on the next sample's evalset (schema in the prompt) against the untuned base there."""
     names = list(jobs)
-    pairs = [(tuned_on, names[(i + 1) % len(names)], jobs[names[(i + 1) % len(names)]].evaluations[0])
-             for i, tuned_on in enumerate(names) if not only or tuned_on in only]
+    nexts = {tuned_on: names[(i + 1) % len(names)] for i, tuned_on in enumerate(names)}
+    pairs = [(tuned_on, other, jobs[other].evaluations[0]) for tuned_on, other in nexts.items()
+             if not only or tuned_on in only]
     return _forgetting_rows(jobs, pairs, md, adapter)
 
 
@@ -154,9 +155,9 @@ def _forgetting_on(jobs: dict, targets: list[str], md: list[str], adapter: str) 
     from sqltune.evaluate import evaluate
     from sqltune.onboard import onboard
 
+    some = next(iter(jobs.values()))  # its pair count and base evaluation settings (smoke-shrunk or not)
     pairs = []
     for other in targets:
-        some = next(iter(jobs.values()))  # its pair count and base evaluation settings (smoke-shrunk or not)
         samples.build_sample(other)
         onboard(f"sample:{other}", other, n=some.config.pairs, seed=0, draft_per_tier=1 if some.config.smoke else 10,
                 progress=None)
@@ -169,8 +170,8 @@ def _forgetting_rows(jobs: dict, pairs: list, md: list[str], adapter: str) -> li
     from sqltune.evaluate import evaluate, tier_table
 
     rows = []
-    md += [f"## Forgetting ({adapter})", "", "The adapter tuned on one sample, on another sample's evalset with that schema in the "
-           "prompt, against the untuned model there (EX per tier).", ""]
+    md += [f"## Forgetting ({adapter})", "", "The adapter tuned on one sample, on another sample's evalset with "
+           "that schema in the prompt, against the untuned model there (EX per tier).", ""]
     for tuned_on, other, base in pairs:
         label = f"base + {tuned_on} {adapter} adapter"
         ev = evaluate(other, other, jobs[tuned_on].summary["model"], adapter=jobs[tuned_on].summary["tune"]["adapter_dir"],
