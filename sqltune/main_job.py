@@ -47,9 +47,9 @@ class JobConfig:
         pairs: Question/SQL pairs to generate.
         subset: Evalset cases per tier to evaluate (0: all).
         fewshot: Also evaluate the base model with retrieval few-shot (the RAG baseline), ``shots`` examples.
-        constrained: Also evaluate the tuned model with schema-constrained decoding.
-        tuned_schema_prompt: Also evaluate the tuned model with the schema in the prompt (and, with
-            ``constrained``, that constrained too).
+        constrained: Also evaluate the base and the tuned model with schema-constrained decoding.
+        tuned_schema_prompt: Also evaluate the tuned model with the schema in the prompt, as the base
+            model is asked (and, with ``constrained``, that constrained too); on by default.
         suite: Test-suite accuracy as well as EX.
         tune: :class:`~sqltune.tune.config.TuneConfig` fields over the preset.
         smoke: Shrink everything to seconds (for tests; pass a tiny ``model`` folder).
@@ -64,7 +64,7 @@ class JobConfig:
     fewshot: bool = False
     shots: int = 3
     constrained: bool = False
-    tuned_schema_prompt: bool = False
+    tuned_schema_prompt: bool = True
     suite: bool = True
     max_new_tokens: int = 128
     batch_size: int = 8
@@ -158,6 +158,8 @@ def main_job(config: JobConfig = JobConfig(), *, say: Say | None = None,
 
     common = dict(subset=cfg.subset, suite=cfg.suite, max_new_tokens=cfg.max_new_tokens, batch_size=cfg.batch_size)
     runs: list[tuple[str, str | None, EvalConfig]] = [("base", None, EvalConfig(**common))]
+    if cfg.constrained:  # the like-for-like baseline of the constrained tuned rows
+        runs.append(("base, constrained", None, EvalConfig(**common, constrained=True)))
     if cfg.fewshot:
         runs.append((f"base + {cfg.shots}-shot retrieval", None, EvalConfig(**common, shots=cfg.shots)))
     tcfg = tune_config(cfg.preset, cfg.adapter, cfg.tune or None)

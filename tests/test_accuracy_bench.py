@@ -32,16 +32,16 @@ def test_adapters_compared_and_forgetting_on_a_sample_that_is_not_tuned(tmp_path
     out = tmp_path / "out"
     rc = _bench().main(["--samples", "cpg", "--adapters", "lora,mome", "--forgetting-on", "biotech", "--model",
                         str(model), "--smoke", "--no-suite", "--shots", "1", "--constrained", "--tuned-schema-prompt",
-                        "--out", str(out)])
+                        "--tune", '{"prompt_mode": "none"}', "--out", str(out)])  # adapters tuned without schema text
     assert rc == 0
     doc = json.loads((out / "accuracy.json").read_text())
     assert [(r["sample"], r["adapter"]) for r in doc["results"]] == [("cpg", "lora"), ("cpg", "mome")]
     assert not list((tmp_path / "home" / "projects" / "biotech").glob("adapters/*"))  # biotech is not tuned
     assert list((tmp_path / "home" / "projects" / "cpg").glob("adapters/*"))
     labels = [e["label"] for e in doc["results"][1]["main_job"]["evaluations"]]
-    assert labels == ["base", "base + 1-shot retrieval", "tuned (no schema text)", "tuned, constrained",
+    assert labels == ["base", "base, constrained", "base + 1-shot retrieval", "tuned (no schema text)", "tuned, constrained",
                       "tuned + schema text", "tuned + schema text, constrained"]
-    assert all(e["cached"] for e in doc["results"][1]["main_job"]["evaluations"][:2])  # base rows computed once
+    assert all(e["cached"] for e in doc["results"][1]["main_job"]["evaluations"][:3])  # base rows computed once
     assert [(r["tuned_on"], r["adapter"], r["evaluated_on"]) for r in doc["forgetting"]] == [
         ("cpg", "lora", "biotech"), ("cpg", "mome", "biotech")]
     for row in doc["forgetting"]:

@@ -36,10 +36,10 @@ def test_smoke_main_job_runs_end_to_end_and_resumes(home: Path, tmp_path: Path) 
     res = CliRunner().invoke(cli, args)
     assert res.exit_code == 0, res.output
     assert "Before/after on the cpg evalset" in res.output and "| base |" in res.output
-    assert "| tuned (no schema text) |" in res.output
+    assert "| tuned + schema text |" in res.output  # the cpu preset tunes pairs with the schema text
     summary = json.loads(out.read_text())
     assert summary["kind"] == "sqltune.main_job" and [e["label"] for e in summary["evaluations"]] == [
-        "base", "tuned (no schema text)"]
+        "base", "tuned + schema text"]
     for ev in summary["evaluations"]:
         assert ev["tiers"]["overall"]["ex_strict"]["n"] == 3  # one case per tier
     assert summary["tune"]["steps"] >= 1 and Path(summary["tune"]["adapter_dir"]).is_dir()

@@ -618,6 +618,32 @@ def test_training_with_a_frozen_schema_start_memorises_pairs(tmp_path: Path) -> 
 
 def test_options_added_later_keep_earlier_adapters_the_same_run() -> None:
     """The cpu preset as it was before `review` and `frozen_prefix` existed keeps its adapters' digest."""
-    before = TuneConfig.preset("cpu", adapter="lora", max_steps=120, review=False)
+    before = TuneConfig.preset("cpu", adapter="lora", max_steps=120, review=False, lr=2e-3, bf16_autocast=False,
+                               batch_tokens=512, max_seq_len=256, prompt_mode="none", prompt_budget_tokens=1200,
+                               max_items=64)
     assert before.digest() == "fd4ade571b66a88b"
-    assert TuneConfig.preset("cpu", adapter="lora").digest() != before.digest()  # today's preset reviews
+    assert TuneConfig.preset("cpu", adapter="lora").digest() != before.digest()  # today's preset reviews in bf16
+
+
+def test_fact_repeats_train_each_fact_that_many_times_an_epoch_and_pairs_once(tmp_path: Path) -> None:
+    """One epoch of 2 pairs and 3 facts costs the pairs once and the facts ``fact_repeats`` times."""
+    from sqltune.prompt import PromptBuilder, PromptConfig
+
+    schema = _schema()
+    items = _pairs(2) + _facts(3)
+    costs = {}
+    for repeats in (1, 3):
+        model, tok = _word_model(8)
+        builder = PromptBuilder(schema, tok, PromptConfig(mode="none"))
+        cost = {it.kind: 0 for it in items}
+        for it in items:
+            cost[it.kind] += encode(it, builder, tok, schema, identifier_weight=4.0, max_len=64,
+                                    strings=identifier_strings(schema)).cost
+        cfg = TuneConfig(max_steps=100, eval_every=1000, prompt_mode="none", batch_tokens=64, max_seq_len=64,
+                         fact_repeats=repeats, stop_identifier_loss=0.0)
+        _, result = memory_tune(model, tok, items, schema, cfg, tmp_path / f"run{repeats}")
+        first_epoch = [r for r in result.history if r["epoch"] == 0]
+        costs[repeats] = sum(r["tokens"] for r in first_epoch)
+        assert costs[repeats] == cost["pair"] + repeats * cost["fact"], (repeats, cost)
+    with pytest.raises(Exception, match="fact_repeats"):
+        TuneConfig(fact_repeats=0)

@@ -9,8 +9,8 @@
 Heavy modules (torch) load on first use, so ``import sqltune.tune`` stays cheap.
 
 >>> from sqltune.tune import TuneConfig
->>> TuneConfig.preset("cpu").prompt_mode
-'none'
+>>> TuneConfig.preset("cpu").prompt_mode, TuneConfig.preset("cpu").prompt_budget_tokens
+('schema', 600)
 """
 
 from __future__ import annotations

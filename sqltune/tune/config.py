@@ -58,6 +58,9 @@ class TuneConfig:
     recall_items: int = 32  # facts and pairs each whose exact recall is reported after training (0: skip)
     recall_base: bool = True  # also measure the untuned model's recall of the same items
     review: bool = False  # spaced review: train what is not reproduced yet, stop once all is (sqltune.tune.review)
+    #: Each fact item comes this many times in an epoch (pairs once): a fact is a few tokens that must be
+    #: seen many times to be recalled exactly, a pair with the schema in its prompt is hundreds.
+    fact_repeats: int = 1
     #: With ``prompt_mode="schema"``: the prompt start every pair shares (the schema text; whole with
     #: ``prompt_budget_tokens=0``) attends as the base model's keys and values, computed once per run and
     #: at inference once per schema; a step runs only the question and the SQL (sqltune.infer.prefix).
@@ -77,7 +80,8 @@ class TuneConfig:
         if self.prompt_budget_tokens < 0:
             raise ConfigError(f"prompt_budget_tokens must not be negative (0: the whole schema), "
                               f"not {self.prompt_budget_tokens!r}.")
-        for name in ("lora_r", "max_steps", "batch_tokens", "max_seq_len", "eval_every", "save_every", "loss_chunk"):
+        for name in ("lora_r", "max_steps", "batch_tokens", "max_seq_len", "eval_every", "save_every", "loss_chunk",
+                     "fact_repeats"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"Tuning option {name} must be positive, not {getattr(self, name)!r}.")
         for name in ("max_items", "top_layers", "time_budget_s", "recall_items", "eval_items", "warmup_steps"):
@@ -110,16 +114,19 @@ class TuneConfig:
     def preset(cls, name: str, **overrides: t.Any) -> TuneConfig:
         """``cpu``: a budget for 2 cores (the README main job); ``full``: for a GPU.
 
-        ``cpu`` trains a seeded slice (``max_items``) without the schema in the prompt under spaced
-        review, until every item is reproduced exactly or ``time_budget_s`` of training is spent
-        (``max_steps`` is a backstop: on 2 cores the budget comes first). ``full`` trains on every pair
+        ``cpu`` trains a seeded slice (``max_items``, half facts) on every layer, pairs with the
+        600-token linked schema that inference puts in the prompt, under spaced review, in bf16 autocast
+        at lr 5e-4 (at 2e-3 bf16 diverges, and fp32 at 2e-3 overwrites what the model does on other
+        schemas), until every item is reproduced exactly or ``time_budget_s`` of training is spent
+        (``max_steps`` is a backstop). ``full`` trains on every pair
         and fact with the schema in the prompt; the schema is the shared prompt prefix
         (``share_prefix``), so it runs once per batch.
         """
         presets = {
-            "cpu": dict(max_steps=300, batch_tokens=512, max_seq_len=256, lr=2e-3, lora_r=16, lora_alpha=32,
-                        warmup_steps=5, prompt_mode="none", max_items=64, facts_ratio=0.5, eval_items=0,
-                        save_every=10, recall_items=32, time_budget_s=780.0, review=True,
+            "cpu": dict(max_steps=300, batch_tokens=2048, max_seq_len=1024, lr=5e-4, lora_r=16, lora_alpha=32,
+                        warmup_steps=5, prompt_mode="schema", prompt_budget_tokens=600, max_items=128,
+                        facts_ratio=0.5, eval_items=0, save_every=10, recall_items=32, time_budget_s=780.0,
+                        review=True, bf16_autocast=True,
                         mome={"n_experts": 32, "router_warmup_steps": 20, "dispatch": "dense"}),
             "full": dict(max_steps=2000, batch_tokens=65536, max_seq_len=3584, lr=5e-4, lora_r=64, lora_alpha=128,
                          prompt_mode="schema", prompt_budget_tokens=3000, eval_items=0, save_every=200,
@@ -145,4 +152,4 @@ class TuneConfig:
 
 
 #: Options added after adapters were first tuned, with their defaults (see :meth:`TuneConfig.digest`).
-LATE_FIELDS: dict[str, t.Any] = {"review": False, "frozen_prefix": False}
+LATE_FIELDS: dict[str, t.Any] = {"review": False, "frozen_prefix": False, "fact_repeats": 1}

@@ -105,6 +105,16 @@ def adapter_targets(model: t.Any, config: TuneConfig) -> list[str]:
 _LAYER = re.compile(r"(?:^|\.)layers\.(\d+)\.")
 
 
+def epoch_items(indices: t.Iterable[int], facts: t.Collection[int], fact_repeats: int = 1) -> list[int]:
+    """The item indices an epoch trains: each of ``indices``, those in ``facts`` ``fact_repeats`` times.
+
+    >>> epoch_items([0, 1, 2], facts={1}, fact_repeats=3)
+    [0, 1, 2, 1, 1]
+    """
+    idx = list(indices)
+    return idx + [i for _ in range(fact_repeats - 1) for i in idx if i in facts]
+
+
 def memory_tune(model: t.Any, tokenizer: t.Any, items: t.Sequence[Item], schema: Schema, config: TuneConfig,
                 out_dir: str | Path, *, progress: t.Callable[[dict[str, t.Any]], None] | None = None,
                 resume: bool = True, data_hash: str = "", keep_checkpoint: bool = False) -> tuple[t.Any, TuneResult]:
@@ -157,16 +167,17 @@ def memory_tune(model: t.Any, tokenizer: t.Any, items: t.Sequence[Item], schema:
     autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=config.bf16_autocast)
     review = (Review.from_dict(state["review"]) if "review" in state else Review.start(len(data))) \
         if config.review else None
+    facts = frozenset(i for i, it in enumerate(items) if it.kind == "fact")
     while state["step"] < config.max_steps and stopped == "max_steps":
         if review is not None:
             if state.get("epoch_items") is None:  # an epoch's items are fixed at its start (a resume redoes them)
                 state["epoch"] = review.next_epoch(state["epoch"])
-                state["epoch_items"] = list(review.due(state["epoch"]))
+                state["epoch_items"] = epoch_items(review.due(state["epoch"]), facts, config.fact_repeats)
             due = state["epoch_items"]
-            order = [[due[j] for j in b] for b in batches([data[i] for i in due], config.batch_tokens, config.seed,
-                                                          state["epoch"])]
         else:
-            order = batches(data, config.batch_tokens, config.seed, state["epoch"])
+            due = epoch_items(range(len(data)), facts, config.fact_repeats)
+        order = [[due[j] for j in b] for b in batches([data[i] for i in due], config.batch_tokens, config.seed,
+                                                      state["epoch"])]
         while state["batch"] < len(order) and state["step"] < config.max_steps:
             t0 = time.perf_counter()
             sched.set(state["step"], state["elapsed"])
