@@ -7,9 +7,10 @@ evaluate on the sample's hand-written evalset (the fixed stratified subset, 10 c
 
 * **base**: the untuned model with the schema rendered into the prompt;
 * **base + k-shot**: the same plus the k most similar verified training pairs (the RAG baseline);
-* **tuned**: the memory-tuned model with no schema text (the schema lives in the weights);
-  ``--constrained`` adds the base and the tuned model with schema-constrained decoding, ``--tuned-schema-prompt``
-  the tuned model with the schema text (and constrained). ``--adapters lora,mome`` tunes and
+* **tuned**: the memory-tuned model, asked as it was tuned (the ``cpu`` preset: with the schema text;
+  ``--tune '{"prompt_mode": "none"}'``: without it, the schema in the weights); ``--constrained`` adds
+  the base and the tuned model with schema-constrained decoding, ``--tuned-schema-prompt`` an adapter
+  tuned without the schema text asked with it (and constrained). ``--adapters lora,mome`` tunes and
   evaluates each adapter (the base rows are computed once and then read from the prediction cache).
 
 With two or more samples it also checks **forgetting**: the adapter tuned on one sample, attached to
@@ -53,7 +54,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--pairs", type=int, default=2000)
     ap.add_argument("--shots", type=int, default=3)
     ap.add_argument("--full", action="store_true", help="All evalset cases instead of 10 per tier.")
-    ap.add_argument("--constrained", action="store_true", help="Also the base and the tuned model with constrained decoding.")
+    ap.add_argument("--constrained", action="store_true",
+                    help="Also the base and the tuned model with constrained decoding.")
     ap.add_argument("--tuned-schema-prompt", action="store_true", help="Also the tuned model with the schema text in "
                     "the prompt (an adapter tuned without it; with --constrained, that constrained too).")
     ap.add_argument("--no-suite", action="store_true", help="EX only.")

@@ -39,8 +39,8 @@ def test_adapters_compared_and_forgetting_on_a_sample_that_is_not_tuned(tmp_path
     assert not list((tmp_path / "home" / "projects" / "biotech").glob("adapters/*"))  # biotech is not tuned
     assert list((tmp_path / "home" / "projects" / "cpg").glob("adapters/*"))
     labels = [e["label"] for e in doc["results"][1]["main_job"]["evaluations"]]
-    assert labels == ["base", "base, constrained", "base + 1-shot retrieval", "tuned (no schema text)", "tuned, constrained",
-                      "tuned + schema text", "tuned + schema text, constrained"]
+    assert labels == ["base", "base, constrained", "base + 1-shot retrieval", "tuned (no schema text)",
+                      "tuned, constrained", "tuned + schema text", "tuned + schema text, constrained"]
     assert all(e["cached"] for e in doc["results"][1]["main_job"]["evaluations"][:3])  # base rows computed once
     assert [(r["tuned_on"], r["adapter"], r["evaluated_on"]) for r in doc["forgetting"]] == [
         ("cpg", "lora", "biotech"), ("cpg", "mome", "biotech")]

@@ -631,7 +631,6 @@ def test_fact_repeats_train_each_fact_that_many_times_an_epoch_and_pairs_once(tm
 
     schema = _schema()
     items = _pairs(2) + _facts(3)
-    costs = {}
     for repeats in (1, 3):
         model, tok = _word_model(8)
         builder = PromptBuilder(schema, tok, PromptConfig(mode="none"))
@@ -643,7 +642,7 @@ def test_fact_repeats_train_each_fact_that_many_times_an_epoch_and_pairs_once(tm
                          fact_repeats=repeats, stop_identifier_loss=0.0)
         _, result = memory_tune(model, tok, items, schema, cfg, tmp_path / f"run{repeats}")
         first_epoch = [r for r in result.history if r["epoch"] == 0]
-        costs[repeats] = sum(r["tokens"] for r in first_epoch)
-        assert costs[repeats] == cost["pair"] + repeats * cost["fact"], (repeats, cost)
+        trained = sum(r["tokens"] for r in first_epoch)
+        assert trained == cost["pair"] + repeats * cost["fact"], (repeats, cost)
     with pytest.raises(Exception, match="fact_repeats"):
         TuneConfig(fact_repeats=0)

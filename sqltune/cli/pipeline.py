@@ -15,7 +15,8 @@ from sqltune.cli import cli
 @click.option("--pairs", default=2000, show_default=True, help="Question/SQL pairs to generate.")
 @click.option("--subset", default=10, show_default=True, help="Evalset cases per tier (0: all).")
 @click.option("--fewshot", is_flag=True, help="Also evaluate the base model with retrieval few-shot.")
-@click.option("--constrained", is_flag=True, help="Also evaluate the base and the tuned model with constrained decoding.")
+@click.option("--constrained", is_flag=True,
+              help="Also evaluate the base and the tuned model with constrained decoding.")
 @click.option("--tuned-schema-prompt/--no-tuned-schema-prompt", default=True, show_default=True,
               help="Also evaluate the tuned model with the schema text, as the base model is asked.")
 @click.option("--no-suite", is_flag=True, help="EX only (skip test-suite accuracy).")
