@@ -356,7 +356,7 @@ def test_a_keyword_glued_to_the_next_word_is_no_alias() -> None:
     "SELECT h.CHNL_CDend",  # found: T2.UOM_CDend, a qualified forward reference
     "SELECT o.id FROM orders AS T1INNER",  # found: AS T1INNER JOIN
     "SELECT amount AS NET_AMTELSE",  # found: T1.NET_PRCELSE
-    "SELECT h.Order_IDFROM",
+    "SELECT h.Line_IDFROM",
     "SELECT CHNL_CD1",  # found: SKU_NBR1, a listed column with digits glued on
     "SELECT h.CHNL_CD1",
 ])
@@ -369,6 +369,38 @@ def test_a_keyword_glued_onto_a_name_ends_no_free_word(prefix: str) -> None:
     assert m.feed(m.initial, prefix) is not None
     assert m.feed(m.initial, prefix + " ") is None and m.feed(m.initial, prefix + ",") is None
     assert m.feed(m.initial, prefix + "x ") is not None
+
+
+@pytest.mark.parametrize(("prefix", "refused"), [
+    ("SELECT id, OrderD", "OrderD"),  # found: SkuDesc unquoted, then SkuDescFROM… until the budget ran out
+    ("SELECT h.Orde", "Orde"),  # qualified: the same
+    ("SELECT id, CUSTOMER_ID", "CUSTOMER_ID"),  # a whole column in another spelling
+    ("SELECT h.chnl_cd", "chnl_cd"),
+])
+def test_a_column_in_a_spelling_that_cannot_end_is_refused_as_it_is_written(prefix: str, refused: str) -> None:
+    """A column spelled as it may not be written (unquoted mixed case, another case) can never end as a free
+    word there, only go on, so a model glues the next keyword on. It is refused once it is recognisable; the
+    listed spellings, keywords, and derived outputs that merely begin like a column stay free."""
+    m = SchemaConstraint(SHOP, _char_tokenizer()).machine
+    assert m.feed(m.initial, prefix) is None
+    assert m.feed(m.initial, prefix[:-len(refused)] + refused[:2]) is not None  # too short to tell yet
+    for good in ('SELECT CHNL_CD, "OrderDate" FROM sales."OrderHeader"',
+                 'SELECT h.CHNL_CD FROM sales."OrderHeader" h',
+                 "SELECT customer_id, CUST_n FROM (SELECT customer_id, 1 AS CUST_n FROM orders) AS t",
+                 'SELECT t.chnl FROM (SELECT CHNL_CD AS chnl FROM sales."OrderHeader") AS t',
+                 "SELECT ORD.id FROM orders AS ORD"):
+        assert m.accepts(good), good
+
+
+def test_masks_refuse_a_column_in_a_spelling_that_cannot_end() -> None:
+    from sqltune.infer.vocab_trie import TokenTrie
+
+    m = SchemaConstraint(SHOP, _char_tokenizer()).machine
+    vocab = [" Orde", " OrderDate", ' "OrderDate"', " ORDE", " chnl_cd", " chnl", " CHNL_CD", " chnl_cdx"]
+    st = m.feed(m.initial, "SELECT id,")
+    allowed = {vocab[i] for i in TokenTrie(vocab).allowed(m, st).nonzero()[0]}
+    assert allowed == {' "OrderDate"', " ORDE", " chnl", " CHNL_CD"}
+    assert allowed == {v for v in vocab if m.feed(st, v) is not None}
 
 
 def test_names_that_merely_end_like_a_keyword_stay_free_words() -> None:

@@ -484,6 +484,39 @@ def _kw_trie(name: str, exclude: frozenset[str] = frozenset()) -> dict[str, t.An
     return _trie(_kw_words(name) - exclude)
 
 
+#: The shortest free word the trap refuses (:func:`trapped_at`).
+TRAP_MIN = 3
+
+
+@functools.lru_cache(maxsize=4096)
+def _trap_trie(refused: frozenset[str]) -> dict[str, t.Any] | None:
+    """The trie of the names (in lower case) a free word may not end as here, keywords aside (those are the
+    glue's): the columns, written in a spelling that is not listed (``SkuDesc`` unquoted, ``sku_nbr`` for
+    ``SKU_NBR``)."""
+    names = frozenset(w for w in refused if w not in _glue_vocab())
+    return _trie(names) if names else None
+
+
+def trapped_at(word: str, node: dict[str, t.Any]) -> bool:
+    """Whether a free ``word`` (at least :data:`TRAP_MIN` long) whose lower case reached trap ``node`` is
+    refused: it spells a whole refused name, or it is in mixed case and begins one.
+
+    A free word that can only go on is a dead end for a model: whose preferred blank is masked after
+    ``SkuDesc`` (a column that must be quoted), it glues the next keyword on (``SkuDescFROM``) and wanders
+    until its budget runs out. Refused early, its masked token steers it to the listed spelling
+    (``"SkuDesc"``). A derived table's output that merely begins like a column in another case stays free
+    (``t.spend`` beside ``SPEND_USD``); listed names and keywords that begin so stay allowed (the caller
+    checks them).
+
+    >>> trie = _trie(frozenset({"skudesc", "sku_nbr"}))
+    >>> [trapped_at(w, trie["s"]["k"]["u"]) for w in ("Sku", "sku", "SKU")], trapped_at("sku_nbr", {"": True})
+    ([True, False, False], True)
+    """
+    if len(word) < TRAP_MIN:
+        return False
+    return "" in node or (word != word.lower() and word != word.upper())
+
+
 class Matcher:
     """The words allowed at one place: exact names, case-insensitive keywords, or any word.
 
@@ -493,7 +526,7 @@ class Matcher:
     """
 
     __slots__ = ("bare", "quoted", "kw", "extra", "free", "exclude", "free_exclude", "values", "qfree", "id",
-                 "kwset", "tries", "qtries", "vtrie", "_glue_ok")
+                 "kwset", "tries", "qtries", "vtrie", "trap", "_glue_ok")
 
     def __init__(self, bare: tuple[frozenset[str], ...], quoted: tuple[frozenset[str], ...], kw: tuple[str, ...],
                  extra: frozenset[str], free: bool, exclude: frozenset[str], free_exclude: frozenset[str],
@@ -513,6 +546,7 @@ class Matcher:
         self.tries = tuple(tries)
         self.qtries = tuple(_qtrie(p) for p in quoted if p)
         self.vtrie = _trie(frozenset(v.replace("'", "''") for v in values)) if values is not None else None
+        self.trap = _trap_trie(free_exclude) if free else None
         self._glue_ok: frozenset[str] | None = None
 
     def glue_key(self) -> frozenset[str]:
@@ -566,9 +600,23 @@ class Matcher:
                             out.add(ch.upper())
         return out
 
+    def trap_node(self, word: str) -> dict[str, t.Any] | None:
+        """The node of :attr:`trap` that ``word`` (in any case) reaches; ``None`` once it is off the trap."""
+        node = self.trap
+        for ch in word.lower():
+            if node is None:
+                return None
+            node = node.get(ch)
+        return node
+
+    def trapped(self, word: str) -> bool:
+        """Whether free ``word`` is heading for a name it may not end as here (:func:`trapped_at`)."""
+        node = self.trap_node(word)
+        return node is not None and trapped_at(word, node) and not self.prefix_ok_strict(word)
+
     def prefix_ok(self, word: str) -> bool:
-        if self.free:  # any word, but no keyword glued to the next one (unless a listed name)
-            return self.glue_viable(glue_state(word)) or self.prefix_ok_strict(word)
+        if self.free:  # any word, but no keyword glued to the next one, nor a refused name (unless a listed name)
+            return (self.glue_viable(glue_state(word)) and not self.trapped(word)) or self.prefix_ok_strict(word)
         cur: tuple[t.Any, ...] | None = self.start()
         for ch in word:
             cur = self.advance(cur, ch)  # type: ignore[arg-type]
@@ -852,7 +900,7 @@ class Machine:
         ctx = st.ctx
         if is_word_start(c):
             m = self.word_matcher(st)
-            if m is None or m.advance(m.start(), c) is None:
+            if m is None or m.advance(m.start(), c) is None or (m.trap is not None and m.trapped(c)):
                 return None
             return st._replace(mode=WORD, buf=c, matcher=m)
         if c == '"':

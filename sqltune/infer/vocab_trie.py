@@ -31,7 +31,7 @@ import numpy as np
 
 from sqltune.infer.sql_state import (ANY_VALUE, DQ, DQ_END, GLUE_BAD, GLUE_SAFE, MAX_BLANKS, MAX_FREE, NORMAL, NUMBER,
                                      QUAL, SQ, SQ_END, TABLE_IN, WORD, WS, Machine, St, glue_state, glue_step,
-                                     is_word_char, is_word_start)
+                                     is_word_char, is_word_start, trapped_at)
 
 # character-class bits of the characters below a trie node
 _W, _SQ, _DQ, _NL, _OTHER, _BLANK = 1, 2, 4, 8, 16, 32
@@ -269,7 +269,7 @@ class TokenTrie:
             return s.matcher is None and not bits & _SQ
         if mode == WORD:
             return (s.matcher is not None and s.matcher.free and bits == _W and len(s.buf) + depth <= MAX_FREE
-                    and glue_state(s.buf) == GLUE_SAFE)
+                    and glue_state(s.buf) == GLUE_SAFE and s.matcher.trap_node(s.buf) is None)
         if mode == DQ:
             return (s.matcher is not None and s.matcher.qfree and not bits & _DQ
                     and len(s.buf) + depth <= MAX_FREE)
@@ -290,8 +290,10 @@ class TokenTrie:
             if m.free and m.glue_viable(glue):  # type: ignore[union-attr]
                 budget = MAX_FREE - len(buf)  # any word up to MAX_FREE characters, then only listed names
                 gkey = None if glue == GLUE_SAFE else m.glue_key()  # type: ignore[union-attr]
-                parts.append(self._memo_walk(("free", budget, glue, gkey), node, start,
-                                             lambda: self._walk_free(node, start, budget, glue, m)))
+                trap = m.trap_node(buf)  # type: ignore[union-attr]
+                key = ("free", budget, glue, gkey) if trap is None else ("free", budget, glue, gkey, self._ref(m), buf)
+                parts.append(self._memo_walk(key, node, start,
+                                             lambda: self._walk_free(node, start, budget, glue, m, trap, buf)))
             # listed names too where a free word may be refused (a glued keyword) or run out of length
             if not m.free or glue != GLUE_SAFE or len(buf) + self.wdepth[node] > MAX_FREE:  # type: ignore[union-attr]
                 for trie, ci in m.tries:  # type: ignore[union-attr]
@@ -386,16 +388,18 @@ class TokenTrie:
         self._keep[id(trie)] = trie
         return id(trie)
 
-    def _walk_free(self, node: int, start: bool, budget: int, glue: int = GLUE_SAFE,
-                   m: t.Any = None) -> tuple[list[tuple[int, int]], list[tuple[int, str]]]:
+    def _walk_free(self, node: int, start: bool, budget: int, glue: int = GLUE_SAFE, m: t.Any = None,
+                   trap: dict[str, t.Any] | None = None,
+                   buf: str = "") -> tuple[list[tuple[int, int]], list[tuple[int, str]]]:
         """Any word characters below ``node`` (a free word), at most ``budget`` of them, no glued keyword
         (``glue``: the :func:`~sqltune.infer.sql_state.glue_state` of the word so far; ``m`` says which keywords
-        a glued word may still become)."""
+        a glued word may still become) and no trapped name (``trap``: the node of ``m.trap`` the word so far,
+        ``buf``, reached; see :func:`~sqltune.infer.sql_state.trapped_at`)."""
         got: list[tuple[int, int]] = []
         bounds: list[tuple[int, str]] = []
-        todo = [(node, "", start, glue)]
+        todo = [(node, "", start, glue, trap)]
         while todo:
-            n, path, first, g = todo.pop()
+            n, path, first, g, tn = todo.pop()
             size = len(path) + 1
             if size > budget:
                 continue
@@ -405,8 +409,12 @@ class TokenTrie:
                 g2 = glue_step(g, ch)
                 if g2 == GLUE_BAD or (g2 >= 0 and not m.glue_viable(g2)):
                     continue
+                tn2 = tn.get(ch.lower()) if tn is not None else None
+                if tn2 is not None and trapped_at(buf + path + ch, tn2) and not m.prefix_ok_strict(buf + path + ch):
+                    continue
                 lo, own, hi = self.lo[child], self.own[child], self.hi[child]
-                if g2 == GLUE_SAFE and self.below[child] & ~_W == 0 and size + self.wdepth[child] <= budget:
+                if (g2 == GLUE_SAFE and tn2 is None and self.below[child] & ~_W == 0
+                        and size + self.wdepth[child] <= budget):
                     got.append((lo, hi))  # only word characters below: the whole subtree
                     if self.has_other[child]:
                         bounds.append((child, path + ch))
@@ -416,7 +424,7 @@ class TokenTrie:
                 if self.has_other[child]:
                     bounds.append((child, path + ch))
                 if hi > lo + own:
-                    todo.append((child, path + ch, False, g2))
+                    todo.append((child, path + ch, False, g2, tn2))
         return got, bounds
 
     def _walk_trie(self, node: int, cur: t.Any, ci: bool,
