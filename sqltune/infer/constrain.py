@@ -78,7 +78,9 @@ except ImportError:  # pragma: no cover
 #: 4: ``Text2SQL`` answers a constrained question whose candidates were all cut at the budget with no SQL.
 #: 5: no free word ends with a keyword glued onto a name (``NET_PRCELSE``) or is a column with digits glued on.
 #:    A join takes its ON/USING right after its source (no ``JOIN b`` running on or ending the query).
-REVISION = 5
+#: 6: a free word that spells a column as it may not be written there (``SkuDesc`` unquoted, ``sku_nbr`` for
+#:    ``SKU_NBR``) is refused as it is written, not only at its end (:func:`~sqltune.infer.sql_state.trapped_at`).
+REVISION = 6
 
 __all__ = ["Limits", "SchemaConstraint", "ToyTokenizer", "Vocab", "compile_machine", "compile_vocab", "exact_top_k"]
 
