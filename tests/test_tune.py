@@ -12,7 +12,7 @@ import pytest
 from sqltune.schema import Column, ColumnProfile, Schema, Table
 from sqltune.tune.config import TuneConfig
 from sqltune.tune.data import Item, encode, identifier_strings
-from sqltune.tune.train import memory_tune
+from sqltune.tune.train import in_fact_phase, memory_tune
 from tests.tiny import tiny_llama
 
 
@@ -646,3 +646,37 @@ def test_fact_repeats_train_each_fact_that_many_times_an_epoch_and_pairs_once(tm
         assert trained == cost["pair"] + repeats * cost["fact"], (repeats, cost)
     with pytest.raises(Exception, match="fact_repeats"):
         TuneConfig(fact_repeats=0)
+
+
+def test_fact_phase_trains_the_facts_alone_first_then_pairs_join(tmp_path: Path) -> None:
+    """With ``fact_phase`` the epochs that start in that share of the steps train only the facts; later
+    epochs train everything. Under review the phase ends once every fact was reproduced."""
+    from sqltune.prompt import PromptBuilder, PromptConfig
+
+    schema = _schema()
+    items = _pairs(2) + _facts(3)
+    model, tok = _word_model(8)
+    builder = PromptBuilder(schema, tok, PromptConfig(mode="none"))
+    cost = {it.kind: 0 for it in items}
+    for it in items:
+        cost[it.kind] += encode(it, builder, tok, schema, identifier_weight=4.0, max_len=64,
+                                strings=identifier_strings(schema)).cost
+    cfg = TuneConfig(max_steps=12, eval_every=1000, prompt_mode="none", batch_tokens=64, max_seq_len=64,
+                     fact_phase=0.5, stop_identifier_loss=0.0)
+    _, result = memory_tune(model, tok, items, schema, cfg, tmp_path / "run")
+    epochs: dict[int, list[dict[str, t.Any]]] = {}
+    for r in result.history:
+        epochs.setdefault(r["epoch"], []).append(r)
+    tokens = {e: sum(r["tokens"] for r in rows) for e, rows in epochs.items()}
+    facts_only = [e for e, rows in epochs.items() if all(r.get("phase") == "facts" for r in rows)]
+    assert facts_only and all(tokens[e] == cost["fact"] for e in facts_only), (tokens, cost)
+    assert all(epochs[e][0]["step"] <= 6 for e in facts_only)  # begun in the first half of the 12 steps
+    whole = [e for e in epochs if e not in facts_only and e != max(epochs)]  # the last one may be cut short
+    assert whole and all(tokens[e] == cost["fact"] + cost["pair"] for e in whole), (tokens, cost)
+    assert max(facts_only) < min(whole) and all(epochs[e][0]["step"] > 6 for e in whole)
+    assert not any(r.get("phase") for e in whole for r in epochs[e])
+    # under review: the facts are all reproduced at their last visit, so the phase is over at once
+    levels = [-1, -1, 1, 1, 1]
+    assert not in_fact_phase(cfg, 0, 0.0, {2, 3, 4}, levels) and in_fact_phase(cfg, 0, 0.0, {1, 2, 3, 4}, levels)
+    with pytest.raises(Exception, match="fact_phase"):
+        TuneConfig(fact_phase=1.0)

@@ -61,6 +61,11 @@ class TuneConfig:
     #: Each fact item comes this many times in an epoch (pairs once): a fact is a few tokens that must be
     #: seen many times to be recalled exactly, a pair with the schema in its prompt is hundreds.
     fact_repeats: int = 1
+    #: The share of the training budget (``time_budget_s``, else ``max_steps``) in which epochs train the
+    #: fact items alone, before the pairs join; under ``review`` it ends early once every fact was
+    #: reproduced. A fact needs many visits and costs a few tokens; a pair with the schema text costs
+    #: hundreds, so a mixed epoch visits each fact once per hundreds of pair tokens.
+    fact_phase: float = 0.0
     #: With ``prompt_mode="schema"``: the prompt start every pair shares (the schema text; whole with
     #: ``prompt_budget_tokens=0``) attends as the base model's keys and values, computed once per run and
     #: at inference once per schema; a step runs only the question and the SQL (sqltune.infer.prefix).
@@ -92,6 +97,8 @@ class TuneConfig:
                               f"({self.max_seq_len}) tokens.")
         if not 0 <= self.facts_ratio < 1:
             raise ConfigError(f"facts_ratio must be in [0, 1), not {self.facts_ratio!r}.")
+        if not 0 <= self.fact_phase < 1:
+            raise ConfigError(f"fact_phase must be in [0, 1), not {self.fact_phase!r}.")
         if self.mome:
             from sqltune.tune.mome.config import MoMEConfig
 
@@ -152,4 +159,4 @@ class TuneConfig:
 
 
 #: Options added after adapters were first tuned, with their defaults (see :meth:`TuneConfig.digest`).
-LATE_FIELDS: dict[str, t.Any] = {"review": False, "frozen_prefix": False, "fact_repeats": 1}
+LATE_FIELDS: dict[str, t.Any] = {"review": False, "frozen_prefix": False, "fact_repeats": 1, "fact_phase": 0.0}

@@ -20,6 +20,7 @@ stops as ``memorised``: greedy decoding then reproduces every training item exac
 only memorisation stop under review, besides the identifier loss of that same pass over all items
 falling below ``stop_identifier_loss``: a low loss over an epoch of due items (the misses) says
 nothing of the rest.
+With ``fact_phase`` the epochs that start in that first share of the budget train the fact items alone.
 It checkpoints every ``save_every`` steps and resumes from the last checkpoint of the same
 config and data; with a seed it is deterministic (unless ``time_budget_s`` cuts it short). It
 writes a JSONL log and an SVG loss plot.
@@ -115,6 +116,27 @@ def epoch_items(indices: t.Iterable[int], facts: t.Collection[int], fact_repeats
     return idx + [i for _ in range(fact_repeats - 1) for i in idx if i in facts]
 
 
+def in_fact_phase(config: TuneConfig, step: int, elapsed: float, facts: t.Collection[int],
+                  levels: t.Sequence[int] | None = None) -> bool:
+    """Whether an epoch starting now trains the facts alone (``config.fact_phase``): while that share of
+    the time budget (else of ``max_steps``) is not spent, and (``levels``: the review's) some fact was not
+    reproduced at its last visit.
+
+    >>> cfg = TuneConfig(fact_phase=0.25, max_steps=100)
+    >>> in_fact_phase(cfg, 24, 0.0, {0, 1}), in_fact_phase(cfg, 25, 0.0, {0, 1})
+    (True, False)
+    >>> in_fact_phase(cfg, 0, 0.0, {0, 1}, levels=[1, 1, -1])  # both facts reproduced: the pairs join
+    False
+    """
+    if not config.fact_phase or not facts:
+        return False
+    if levels is not None and all(levels[i] >= 1 for i in facts):
+        return False
+    if config.time_budget_s:
+        return elapsed < config.fact_phase * config.time_budget_s
+    return step < config.fact_phase * config.max_steps
+
+
 def memory_tune(model: t.Any, tokenizer: t.Any, items: t.Sequence[Item], schema: Schema, config: TuneConfig,
                 out_dir: str | Path, *, progress: t.Callable[[dict[str, t.Any]], None] | None = None,
                 resume: bool = True, data_hash: str = "", keep_checkpoint: bool = False) -> tuple[t.Any, TuneResult]:
@@ -169,13 +191,18 @@ def memory_tune(model: t.Any, tokenizer: t.Any, items: t.Sequence[Item], schema:
         if config.review else None
     facts = frozenset(i for i, it in enumerate(items) if it.kind == "fact")
     while state["step"] < config.max_steps and stopped == "max_steps":
+        if state["batch"] == 0 and state.get("epoch_items") is None:  # an epoch starts: which phase (kept)
+            state["facts_only"] = in_fact_phase(config, state["step"], state["elapsed"], facts,
+                                                review.levels if review is not None else None)
+        only = facts if state.get("facts_only") else None
         if review is not None:
             if state.get("epoch_items") is None:  # an epoch's items are fixed at its start (a resume redoes them)
                 state["epoch"] = review.next_epoch(state["epoch"])
-                state["epoch_items"] = epoch_items(review.due(state["epoch"]), facts, config.fact_repeats)
+                state["epoch_items"] = epoch_items([i for i in review.due(state["epoch"]) if only is None or i in only],
+                                                   facts, config.fact_repeats)
             due = state["epoch_items"]
         else:
-            due = epoch_items(range(len(data)), facts, config.fact_repeats)
+            due = epoch_items([i for i in range(len(data)) if only is None or i in only], facts, config.fact_repeats)
         order = [[due[j] for j in b] for b in batches([data[i] for i in due], config.batch_tokens, config.seed,
                                                       state["epoch"])]
         while state["batch"] < len(order) and state["step"] < config.max_steps:
@@ -211,6 +238,8 @@ def memory_tune(model: t.Any, tokenizer: t.Any, items: t.Sequence[Item], schema:
                    "tokens": n_tokens, "tokens_per_s": round(n_tokens / dt, 1)}
             if review is not None:
                 row["recalled_share"] = round(review.recalled_share(), 4)
+            if only is not None:
+                row["phase"] = "facts"
             if state["batch"] == len(order):  # the epoch's last batch
                 row["epoch_identifier_loss"] = _r(state["epoch_id_sum"] / max(state["epoch_id_n"], 1)
                                                   if state["epoch_id_n"] else math.nan)
