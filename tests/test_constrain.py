@@ -392,6 +392,14 @@ def test_a_column_in_a_spelling_that_cannot_end_is_refused_as_it_is_written(pref
         assert m.accepts(good), good
 
 
+def test_a_schema_is_no_qualifier_defined_later() -> None:
+    """Found: ``SELECT mdm.SKU_SKU_NBR … FROM mdm."SKU"``: a SELECT list qualifier is an alias the FROM clause
+    must define, and a model that writes a schema there never does, so its query never ends."""
+    m = SchemaConstraint(SHOP, _char_tokenizer()).machine
+    assert m.feed(m.initial, "SELECT sales.") is None and m.feed(m.initial, "SELECT Main.") is None
+    assert m.accepts('SELECT s.CHNL_CD FROM sales."OrderHeader" s') and m.feed(m.initial, "SELECT salesx.") is not None
+
+
 def test_masks_refuse_a_column_in_a_spelling_that_cannot_end() -> None:
     from sqltune.infer.vocab_trie import TokenTrie
 

@@ -80,7 +80,8 @@ except ImportError:  # pragma: no cover
 #:    A join takes its ON/USING right after its source (no ``JOIN b`` running on or ending the query).
 #: 6: a free word that spells a column as it may not be written there (``SkuDesc`` unquoted, ``sku_nbr`` for
 #:    ``SKU_NBR``) is refused as it is written, not only at its end (:func:`~sqltune.infer.sql_state.trapped_at`).
-REVISION = 6
+#: 7: a schema name is no qualifier a SELECT list may use before FROM defines it (``SELECT mdm.SKU_NBR``).
+REVISION = 7
 
 __all__ = ["Limits", "SchemaConstraint", "ToyTokenizer", "Vocab", "compile_machine", "compile_vocab", "exact_top_k"]
 

@@ -771,6 +771,7 @@ class Machine:
         self.initial = St(NORMAL, "", START, None, (Level("ROOT", Frame()),))
         #: No forward reference or pending qualifier may be a reserved word or a schema column in another case.
         self._no_forward = RESERVED | frozenset(c.lower() for c in catalog.all_columns)
+        self._schemas_low = frozenset(s.lower() for s in catalog.schemas)
         self._matcher_cache: dict[t.Any, Matcher | None] = {}
         self._by_stack: dict[t.Any, tuple[tuple[Level, ...], Matcher | None]] = {}
         self._last_matcher: tuple[t.Any, bool, Matcher | None] = (None, False, None)
@@ -1266,7 +1267,7 @@ class Machine:
             src = self._find(f, name)
             if src is not None:
                 return self._touch_ref(st)._replace(ctx=QUAL, arg=src)
-        if frames[0].listing:
+        if frames[0].listing and name.lower() not in self._schemas_low:  # `mdm.SKU_NBR`: a schema is no alias
             return self._touch_ref(st)._replace(ctx=QUAL, arg=("?", name))
         return None
 
