@@ -57,7 +57,10 @@ word (alias, forward reference) in capitals may not be a keyword glued to more c
 (``WHERENOT``, ``WHERE_ID``, ``ORDERS``): a model whose preferred token is masked writes such words,
 and they parse as aliases (:data:`GLUE_KW`, :func:`glue_state`); quote such an alias or write it in
 lower case. Nor may a free word end with a keyword glued onto a name (``NET_PRCELSE``, ``T1INNER``,
-``UOM_CDend``: :func:`glued_tail`) or be a listed name with digits glued on (``SKU_NBR1``).
+``UOM_CDend``: :func:`glued_tail`) or be a listed name with digits glued on (``SKU_NBR1``). A free word
+that spells a column as it may not be written there (``SkuDesc`` unquoted) is refused as soon as it
+is recognisable, not only at its end (:func:`trapped_at`), and a schema name is no qualifier a SELECT
+list may use before its FROM clause.
 
 >>> from sqltune.schema import Column, Schema, Table
 >>> orders = Table("sales", "OrderHeader", (Column("OrderDate", "DATE", "date"), Column("rtl_id", "INT", "integer")))
