@@ -61,10 +61,11 @@ class TuneConfig:
     #: Each fact item comes this many times in an epoch (pairs once): a fact is a few tokens that must be
     #: seen many times to be recalled exactly, a pair with the schema in its prompt is hundreds.
     fact_repeats: int = 1
-    #: The share of the training budget (``time_budget_s``, else ``max_steps``) in which epochs train the
-    #: fact items alone, before the pairs join; under ``review`` it ends early once every fact was
-    #: reproduced. A fact needs many visits and costs a few tokens; a pair with the schema text costs
-    #: hundreds, so a mixed epoch visits each fact once per hundreds of pair tokens.
+    #: The share of the training budget (``time_budget_s``, else ``max_steps``) in which an epoch trains
+    #: the fact items alone; under ``review`` only while some fact was not reproduced at its last visit
+    #: (so the pairs join once every fact is, and the facts train alone again if pairs undo some).
+    #: A fact needs many visits and costs a few tokens; a pair with the schema text costs hundreds, so
+    #: a mixed epoch visits each fact once per hundreds of pair tokens.
     fact_phase: float = 0.0
     #: With ``prompt_mode="schema"``: the prompt start every pair shares (the schema text; whole with
     #: ``prompt_budget_tokens=0``) attends as the base model's keys and values, computed once per run and
