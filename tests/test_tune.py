@@ -620,7 +620,7 @@ def test_options_added_later_keep_earlier_adapters_the_same_run() -> None:
     """The cpu preset as it was before `review` and `frozen_prefix` existed keeps its adapters' digest."""
     before = TuneConfig.preset("cpu", adapter="lora", max_steps=120, review=False, lr=2e-3, bf16_autocast=False,
                                batch_tokens=512, max_seq_len=256, prompt_mode="none", prompt_budget_tokens=1200,
-                               max_items=64)
+                               max_items=64, time_budget_s=780.0, fact_phase=0.0)
     assert before.digest() == "fd4ade571b66a88b"
     assert TuneConfig.preset("cpu", adapter="lora").digest() != before.digest()  # today's preset reviews in bf16
 
