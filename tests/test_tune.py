@@ -625,19 +625,26 @@ def test_options_added_later_keep_earlier_adapters_the_same_run() -> None:
     assert TuneConfig.preset("cpu", adapter="lora").digest() != before.digest()  # today's preset reviews in bf16
 
 
-def test_fact_repeats_train_each_fact_that_many_times_an_epoch_and_pairs_once(tmp_path: Path) -> None:
-    """One epoch of 2 pairs and 3 facts costs the pairs once and the facts ``fact_repeats`` times."""
+def _cost_by_kind(items: list[Item], tok: t.Any) -> dict[str, int]:
+    """The training tokens of the pairs and of the facts among ``items`` (no schema text, 64 tokens at most)."""
     from sqltune.prompt import PromptBuilder, PromptConfig
 
+    schema = _schema()
+    builder = PromptBuilder(schema, tok, PromptConfig(mode="none"))
+    cost = {it.kind: 0 for it in items}
+    for it in items:
+        cost[it.kind] += encode(it, builder, tok, schema, identifier_weight=4.0, max_len=64,
+                                strings=identifier_strings(schema)).cost
+    return cost
+
+
+def test_fact_repeats_train_each_fact_that_many_times_an_epoch_and_pairs_once(tmp_path: Path) -> None:
+    """One epoch of 2 pairs and 3 facts costs the pairs once and the facts ``fact_repeats`` times."""
     schema = _schema()
     items = _pairs(2) + _facts(3)
     for repeats in (1, 3):
         model, tok = _word_model(8)
-        builder = PromptBuilder(schema, tok, PromptConfig(mode="none"))
-        cost = {it.kind: 0 for it in items}
-        for it in items:
-            cost[it.kind] += encode(it, builder, tok, schema, identifier_weight=4.0, max_len=64,
-                                    strings=identifier_strings(schema)).cost
+        cost = _cost_by_kind(items, tok)
         cfg = TuneConfig(max_steps=100, eval_every=1000, prompt_mode="none", batch_tokens=64, max_seq_len=64,
                          fact_repeats=repeats, stop_identifier_loss=0.0)
         _, result = memory_tune(model, tok, items, schema, cfg, tmp_path / f"run{repeats}")
@@ -651,16 +658,10 @@ def test_fact_repeats_train_each_fact_that_many_times_an_epoch_and_pairs_once(tm
 def test_fact_phase_trains_the_facts_alone_first_then_pairs_join(tmp_path: Path) -> None:
     """With ``fact_phase`` the epochs that start in that share of the steps train only the facts; later
     epochs train everything. Under review the phase ends once every fact was reproduced."""
-    from sqltune.prompt import PromptBuilder, PromptConfig
-
     schema = _schema()
     items = _pairs(2) + _facts(3)
     model, tok = _word_model(8)
-    builder = PromptBuilder(schema, tok, PromptConfig(mode="none"))
-    cost = {it.kind: 0 for it in items}
-    for it in items:
-        cost[it.kind] += encode(it, builder, tok, schema, identifier_weight=4.0, max_len=64,
-                                strings=identifier_strings(schema)).cost
+    cost = _cost_by_kind(items, tok)
     cfg = TuneConfig(max_steps=12, eval_every=1000, prompt_mode="none", batch_tokens=64, max_seq_len=64,
                      fact_phase=0.5, stop_identifier_loss=0.0)
     _, result = memory_tune(model, tok, items, schema, cfg, tmp_path / "run")
