@@ -904,7 +904,7 @@ class Machine:
         ctx = st.ctx
         if is_word_start(c):
             m = self.word_matcher(st)
-            if m is None or m.advance(m.start(), c) is None or (m.trap is not None and m.trapped(c)):
+            if m is None or m.advance(m.start(), c) is None:  # (one character is never trapped: TRAP_MIN)
                 return None
             return st._replace(mode=WORD, buf=c, matcher=m)
         if c == '"':

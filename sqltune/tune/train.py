@@ -20,7 +20,8 @@ stops as ``memorised``: greedy decoding then reproduces every training item exac
 only memorisation stop under review, besides the identifier loss of that same pass over all items
 falling below ``stop_identifier_loss``: a low loss over an epoch of due items (the misses) says
 nothing of the rest.
-With ``fact_phase`` the epochs that start in that first share of the budget train the fact items alone.
+With ``fact_phase`` the epochs that start in that first share of the budget train the fact items alone
+(under review only while some fact was not reproduced at its last visit: :func:`in_fact_phase`).
 It checkpoints every ``save_every`` steps and resumes from the last checkpoint of the same
 config and data; with a seed it is deterministic (unless ``time_budget_s`` cuts it short). It
 writes a JSONL log and an SVG loss plot.
@@ -106,13 +107,17 @@ def adapter_targets(model: t.Any, config: TuneConfig) -> list[str]:
 _LAYER = re.compile(r"(?:^|\.)layers\.(\d+)\.")
 
 
-def epoch_items(indices: t.Iterable[int], facts: t.Collection[int], fact_repeats: int = 1) -> list[int]:
-    """The item indices an epoch trains: each of ``indices``, those in ``facts`` ``fact_repeats`` times.
+def epoch_items(indices: t.Iterable[int], facts: t.Collection[int], fact_repeats: int = 1,
+                only: t.Collection[int] | None = None) -> list[int]:
+    """The item indices an epoch trains: each of ``indices`` (those in ``only``, if given), those in
+    ``facts`` ``fact_repeats`` times.
 
     >>> epoch_items([0, 1, 2], facts={1}, fact_repeats=3)
     [0, 1, 2, 1, 1]
+    >>> epoch_items([0, 1, 2], facts={1, 2}, only={1, 2})
+    [1, 2]
     """
-    idx = list(indices)
+    idx = [i for i in indices if only is None or i in only]
     return idx + [i for _ in range(fact_repeats - 1) for i in idx if i in facts]
 
 
@@ -198,11 +203,10 @@ def memory_tune(model: t.Any, tokenizer: t.Any, items: t.Sequence[Item], schema:
         if review is not None:
             if state.get("epoch_items") is None:  # an epoch's items are fixed at its start (a resume redoes them)
                 state["epoch"] = review.next_epoch(state["epoch"])
-                state["epoch_items"] = epoch_items([i for i in review.due(state["epoch"]) if only is None or i in only],
-                                                   facts, config.fact_repeats)
+                state["epoch_items"] = epoch_items(review.due(state["epoch"]), facts, config.fact_repeats, only)
             due = state["epoch_items"]
         else:
-            due = epoch_items([i for i in range(len(data)) if only is None or i in only], facts, config.fact_repeats)
+            due = epoch_items(range(len(data)), facts, config.fact_repeats, only)
         order = [[due[j] for j in b] for b in batches([data[i] for i in due], config.batch_tokens, config.seed,
                                                       state["epoch"])]
         while state["batch"] < len(order) and state["step"] < config.max_steps:
