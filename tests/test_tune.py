@@ -508,6 +508,26 @@ def test_tune_command_prints_the_adapter_recall_and_next_step(shop_project: Proj
     assert missing.exit_code == 1 and missing.output.startswith("error: ") and "Traceback" not in missing.output
 
 
+def test_tune_command_runs_data_parallel_under_a_launcher(shop_project: Project, tmp_path: Path) -> None:
+    """``torchrun --nproc_per_node 2 -m sqltune tune``: both processes train, process 0 alone reports and saves."""
+    import json
+    import subprocess
+
+    from tests.test_parallel import ROOT, launch
+
+    home_dir, model = shop_project
+    small = {k: v for k, v in SMALL.items() if k != "max_steps"}
+    prefix, env = launch(2)
+    proc = subprocess.run([*prefix, "-m", "sqltune", "tune", "shop", "--model", str(model), "--steps", "3",
+                           "--config", json.dumps(small), "--out", str(tmp_path / "dp")], cwd=ROOT,
+                          env={**env, "SQLTUNE_HOME": str(home_dir)}, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.count(f"adapter: {tmp_path / 'dp'}") == 1 and "3 steps over 30 items" in proc.stdout
+    log = [json.loads(x) for x in (tmp_path / "dp" / "train_log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in log] == [1, 2, 3]
+    assert (tmp_path / "dp" / "adapter_model.safetensors").is_file() and not list(tmp_path.glob(".dp*"))
+
+
 def test_an_interrupted_project_run_continues_from_its_checkpoint(shop_project: Project, tmp_path: Path) -> None:
     from sqltune.tune.project import tune_project
 

@@ -29,7 +29,9 @@ def tune_cmd(name: str, model: str | None, preset: str, adapter_kind: str, confi
     """Memory-tune a model on project NAME's generated pairs and facts; save the adapter.
 
     Needs `sqltune generate NAME` first. An interrupted run continues where it stopped; a finished
-    one is not redone unless --fresh.
+    one is not redone unless --fresh. On several GPUs, start it through a launcher: each batch is
+    split over the processes (`accelerate launch -m sqltune tune NAME`, or
+    `torchrun --nproc_per_node 4 -m sqltune tune NAME`).
 
     Example:
 
@@ -39,6 +41,7 @@ def tune_cmd(name: str, model: str | None, preset: str, adapter_kind: str, confi
 
     from sqltune.errors import ConfigError
     from sqltune.models import DEFAULT_MODEL
+    from sqltune.tune.parallel import current
     from sqltune.tune.project import tune_config, tune_project
 
     try:
@@ -50,7 +53,9 @@ def tune_cmd(name: str, model: str | None, preset: str, adapter_kind: str, confi
     if steps is not None:
         overrides["max_steps"] = steps
     config = tune_config(preset, adapter_kind, overrides)  # a bad option fails before the model loads
-    bar = tqdm(total=config.max_steps, unit="step", desc="tune", disable=None, dynamic_ncols=True)
+    ranks = current()  # a data-parallel launch: process 0 alone reports
+    bar = tqdm(total=config.max_steps, unit="step", desc="tune", disable=None if ranks.main else True,
+               dynamic_ncols=True)
     started = False
 
     def tick(row: dict[str, t.Any]) -> None:
@@ -75,6 +80,8 @@ def tune_cmd(name: str, model: str | None, preset: str, adapter_kind: str, confi
                                resume=not fresh, progress=tick)
     finally:
         bar.close()
+    if not ranks.main:
+        return
     res = outcome.result
     if outcome.reused:
         click.echo(f"up to date: {outcome.adapter_dir} was tuned with the same model, config and data "

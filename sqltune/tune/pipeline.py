@@ -11,6 +11,7 @@ a run whose adapter is already complete for the same base model, config and data
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import random
@@ -21,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqltune import atomic
-from sqltune.errors import ConfigError
+from sqltune.errors import ConfigError, MissingArtifactError
 from sqltune.schema import Schema
 from sqltune.tune.artifact import read_meta, save_adapter
 from sqltune.tune.config import TuneConfig
@@ -138,8 +139,11 @@ def tune_items(model: t.Any, items: t.Sequence[Item], schema: Schema, config: Tu
 
     The base model is changed in place (the adapter is injected into it); the outcome's ``model`` is
     the tuned one. With ``resume`` an interrupted run continues and a complete one is returned as is.
+    In a data-parallel run (:mod:`sqltune.tune.parallel`) every process trains; process 0 alone loads
+    the model first (a first load converts it once), measures recall and saves.
     """
     from sqltune.models import load_model
+    from sqltune.tune.parallel import current
     from sqltune.tune.train import memory_tune
 
     start = time.perf_counter()
@@ -153,12 +157,23 @@ def tune_items(model: t.Any, items: t.Sequence[Item], schema: Schema, config: Tu
         if done is not None:
             return done
     work = folder.with_name(f".{folder.name}.work")
-    if not resume:
+    ranks = current()
+    if not resume and ranks.main:
         shutil.rmtree(work, ignore_errors=True)
+    if not ranks.main:
+        ranks.barrier()  # process 0 loads first
     loaded = load_model(model) if isinstance(model, (str, Path)) else model
+    if ranks.main:
+        ranks.barrier()
     say = progress or (lambda _row: None)
     tuned, result = memory_tune(loaded.model, loaded.tokenizer, items, schema, config, work, progress=progress,
-                                resume=resume, data_hash=key["data_hash"], keep_checkpoint=True)
+                                resume=resume, data_hash=key["data_hash"], keep_checkpoint=True, ranks=ranks)
+    if not ranks.main:
+        ranks.barrier()  # process 0 measures recall and saves
+        saved = finished(folder, key)
+        if saved is None:
+            raise MissingArtifactError(f"Process 0 of this data-parallel run saved no adapter in {folder}.")
+        return dataclasses.replace(saved, reused=False, model=tuned)
     say({"event": "recall", "items": min(config.recall_items, _count(items, "fact"))
          + min(config.recall_items, _count(items, "pair"))})
     recall = measure_recall(tuned, loaded.tokenizer, schema, items, config)
@@ -173,6 +188,7 @@ def tune_items(model: t.Any, items: t.Sequence[Item], schema: Schema, config: Tu
                  files={"train_log.jsonl": result.log_path, "loss.svg": result.plot_path,
                         "recall.json": work / "recall.json"})
     shutil.rmtree(work, ignore_errors=True)
+    ranks.barrier()
     final = TuneResult(folder, result.steps, result.stopped, result.identifier_loss, result.seconds, result.tokens,
                        result.tokens_per_s, folder / "train_log.jsonl", folder / "loss.svg", result.history)
     return TuneOutcome(folder, final, recall, config, str(name), len(items), reused=False,

@@ -45,7 +45,8 @@ from sqltune.schema import Schema
 from sqltune.tune.config import TuneConfig
 from sqltune.infer.prefix import PrefixCache
 from sqltune.tune.data import Encoded, Item, batches, collate, encode, frozen_start, identifier_strings
-from sqltune.tune.loss import weighted_loss
+from sqltune.tune.loss import LossStats, weighted_loss
+from sqltune.tune.parallel import Ranks, current
 from sqltune.tune.plot import write_loss_svg
 from sqltune.tune.review import Review
 
@@ -144,14 +145,19 @@ def in_fact_phase(config: TuneConfig, step: int, elapsed: float, facts: t.Collec
 
 def memory_tune(model: t.Any, tokenizer: t.Any, items: t.Sequence[Item], schema: Schema, config: TuneConfig,
                 out_dir: str | Path, *, progress: t.Callable[[dict[str, t.Any]], None] | None = None,
-                resume: bool = True, data_hash: str = "", keep_checkpoint: bool = False) -> tuple[t.Any, TuneResult]:
+                resume: bool = True, data_hash: str = "", keep_checkpoint: bool = False,
+                ranks: Ranks | None = None) -> tuple[t.Any, TuneResult]:
     """Train an adapter on ``items``; returns the wrapped model and a :class:`TuneResult`.
 
     ``keep_checkpoint``: leave a final checkpoint in ``out_dir``, so that a caller interrupted after
     training (while it measures or saves) gets the trained adapter back from a rerun at no cost.
+    ``ranks``: this process's place in a data-parallel run (default: from the launcher's environment,
+    :func:`sqltune.tune.parallel.current`); each batch is split over the processes and only process 0
+    writes files.
     """
     import torch
 
+    ranks = ranks if ranks is not None else current()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     _seed(config.seed)
@@ -186,7 +192,7 @@ def memory_tune(model: t.Any, tokenizer: t.Any, items: t.Sequence[Item], schema:
         if hasattr(model, "after_step"):
             model.after_step(state["step"])  # a MoME router frozen before the checkpoint stays frozen
     log_path = out / "train_log.jsonl"
-    history = _read_log(log_path, state["step"])
+    history = _read_log(log_path, state["step"], write=ranks.main)
     stopped, id_loss = str(state.get("stopped", "max_steps")), float("nan")  # a finished run stays finished
     model.train()
     pad = tokenizer.pad_token_id
@@ -213,13 +219,7 @@ def memory_tune(model: t.Any, tokenizer: t.Any, items: t.Sequence[Item], schema:
             t0 = time.perf_counter()
             sched.set(state["step"], state["elapsed"])
             idx = order[state["batch"]]
-            rows = [data[i] for i in idx]
-            batch = {k: v.to(device) for k, v in collate(rows, pad, share_prefix=share).items()}
-            with autocast:
-                loss, stats = weighted_loss(model, batch, config.loss_chunk, fcache)
-                if hasattr(model, "aux_loss"):
-                    loss = loss + model.aux_loss()
-            loss.backward()
+            stats = _step(model, data, idx, pad, share, config, fcache, autocast, ranks, params)
             opt.step()
             opt.zero_grad(set_to_none=True)
             if hasattr(model, "after_step"):
@@ -228,8 +228,8 @@ def memory_tune(model: t.Any, tokenizer: t.Any, items: t.Sequence[Item], schema:
                 for i, ok in zip(idx, stats.recalled):
                     review = review.visit(i, state["epoch"], ok)
                 state["review"] = review.to_dict()
-            dt = time.perf_counter() - t0
-            n_tokens = sum(r.cost for r in rows)  # a frozen start is not run
+            dt = ranks.max(time.perf_counter() - t0)
+            n_tokens = sum(data[i].cost for i in idx)  # a frozen start is not run
             state["step"] += 1
             state["batch"] += 1
             if stats.identifier_tokens:
@@ -252,10 +252,10 @@ def memory_tune(model: t.Any, tokenizer: t.Any, items: t.Sequence[Item], schema:
                     id_loss = row["epoch_identifier_loss"]
                     row["eval_identifier_loss"] = row["epoch_identifier_loss"]
             if probe and (state["step"] % config.eval_every == 0 or state["step"] == config.max_steps):
-                id_loss = _eval_identifier_loss(model, probe, pad, config.loss_chunk, share, fcache)
+                id_loss = _eval_identifier_loss(model, probe, pad, config.loss_chunk, share, fcache, ranks)
                 row["eval_identifier_loss"] = _r(id_loss)
             if review is not None and review.all_recalled():  # stale for items seen long ago: check them all
-                hits, all_loss = _recalled(model, data, pad, config.loss_chunk, share, fcache)
+                hits, all_loss = _recalled(model, data, pad, config.loss_chunk, share, fcache, ranks)
                 missed = [i for i, ok in enumerate(hits) if not ok]
                 for i in missed:
                     review = review.visit(i, state["epoch"], False)
@@ -263,14 +263,15 @@ def memory_tune(model: t.Any, tokenizer: t.Any, items: t.Sequence[Item], schema:
                 row["checked_misses"] = len(missed)
                 row["checked_identifier_loss"] = _r(all_loss)
                 id_loss = all_loss
-            state["elapsed"] += time.perf_counter() - t0
+            state["elapsed"] += ranks.max(time.perf_counter() - t0)  # every process decides alike
             row["elapsed_s"] = round(state["elapsed"], 2)
             history.append(row)
-            _append(log_path, row)
-            if progress:
-                progress(row)
-            if state["step"] % config.save_every == 0:
-                _checkpoint(ckpt, key, model, opt, sched, state)
+            if ranks.main:
+                _append(log_path, row)
+                if progress:
+                    progress(row)
+                if state["step"] % config.save_every == 0:
+                    _checkpoint(ckpt, key, model, opt, sched, state)
             if row.get("checked_misses") == 0 or (row.get("checked_identifier_loss") is not None
                                                   and all_loss < config.stop_identifier_loss):
                 stopped = "memorised"
@@ -286,19 +287,21 @@ def memory_tune(model: t.Any, tokenizer: t.Any, items: t.Sequence[Item], schema:
             state["batch"] = 0
             state["epoch_items"] = None
     if probe and (math.isnan(id_loss) or "eval_identifier_loss" not in (history[-1] if history else {})):
-        id_loss = _eval_identifier_loss(model, probe, pad, config.loss_chunk, share, fcache)
+        id_loss = _eval_identifier_loss(model, probe, pad, config.loss_chunk, share, fcache, ranks)
     elif not probe:  # the last whole epoch's, else the running mean of the first one
         done = [r["epoch_identifier_loss"] for r in history if r.get("epoch_identifier_loss") is not None]
         id_loss = done[-1] if done else (state["epoch_id_sum"] / state["epoch_id_n"] if state["epoch_id_n"]
                                          else math.nan)
     model.eval()
     plot = out / "loss.svg"
-    write_loss_svg(history, plot)
-    if keep_checkpoint:
-        state["stopped"] = stopped
-        _checkpoint(ckpt, key, model, opt, sched, state)
-    else:
-        ckpt.unlink(missing_ok=True)
+    if ranks.main:
+        write_loss_svg(history, plot)
+        if keep_checkpoint:
+            state["stopped"] = stopped
+            _checkpoint(ckpt, key, model, opt, sched, state)
+        else:
+            ckpt.unlink(missing_ok=True)
+    ranks.barrier()  # the files are written before any process goes on
     result = TuneResult(out / "adapter", state["step"], stopped, id_loss, round(state["seconds"], 2), state["tokens"],
                         round(state["tokens"] / max(state["seconds"], 1e-9), 1), log_path, plot, tuple(history))
     return model, result
@@ -346,34 +349,77 @@ def _probe(data: t.Sequence[Encoded], config: TuneConfig) -> list[Encoded]:
     return sorted(probe, key=len)  # batches of similar lengths: little padding
 
 
+def _step(model: t.Any, data: t.Sequence[Encoded], idx: t.Sequence[int], pad: int, share: bool,
+          config: TuneConfig, fcache: t.Any, autocast: t.Any, ranks: Ranks, params: t.Sequence[t.Any]) -> LossStats:
+    """Forward and backward of one batch (this process's share of it), gradients summed over the
+    processes; the batch's stats (every process's rows, ``recalled`` in ``idx`` order)."""
+    if not ranks.parallel:
+        batch = {k: v.to(_device(model)) for k, v in collate([data[i] for i in idx], pad, share_prefix=share).items()}
+        with autocast:
+            loss, stats = weighted_loss(model, batch, config.loss_chunk, fcache)
+            if hasattr(model, "aux_loss"):
+                loss = loss + model.aux_loss()
+        loss.backward()
+        return stats
+    mine = ranks.shard(range(len(idx)))  # positions in the batch
+    weight, stats = 0.0, None
+    if mine:
+        batch = {k: v.to(_device(model)) for k, v in collate([data[idx[p]] for p in mine], pad,
+                                                              share_prefix=share).items()}
+        weight = float(batch["weights"][:, 1:][batch["labels"][:, 1:] != -100].sum())
+    total = ranks.sum([weight])[0]
+    if mine:
+        with autocast:
+            loss, stats = weighted_loss(model, batch, config.loss_chunk, fcache)
+            loss = loss * (weight / total if total else 0.0)  # this process's share of the batch's mean
+            if hasattr(model, "aux_loss"):
+                loss = loss + model.aux_loss() / ranks.world
+        loss.backward()
+    ranks.sum_grads(params)
+    mine_stats = (0.0, 0.0, 0, ()) if stats is None else (
+        stats.loss * weight, 0.0 if math.isnan(stats.identifier_loss) else stats.identifier_loss * stats.identifier_tokens,
+        stats.identifier_tokens, tuple(zip(mine, stats.recalled)))
+    parts = ranks.gather(mine_stats)
+    id_tokens = sum(p[2] for p in parts)
+    recalled = dict(pair for p in parts for pair in p[3])
+    return LossStats(loss=sum(p[0] for p in parts) / total if total else math.nan, token_loss=math.nan,
+                     identifier_loss=sum(p[1] for p in parts) / id_tokens if id_tokens else math.nan,
+                     tokens=0, identifier_tokens=id_tokens,
+                     recalled=tuple(recalled.get(k, False) for k in range(len(idx))))
+
+
 def _eval_identifier_loss(model: t.Any, probe: t.Sequence[Encoded], pad: int, chunk: int,
-                          share: bool = False, fcache: t.Any = None) -> float:
+                          share: bool = False, fcache: t.Any = None, ranks: Ranks = Ranks()) -> float:
     """Teacher-forced mean loss over the identifier tokens of ``probe`` (no dropout, no update)."""
-    return _recalled(model, probe, pad, chunk, share, fcache)[1]
+    return _recalled(model, probe, pad, chunk, share, fcache, ranks)[1]
 
 
 def _recalled(model: t.Any, data: t.Sequence[Encoded], pad: int, chunk: int, share: bool = False,
-              fcache: t.Any = None) -> tuple[list[bool], float]:
+              fcache: t.Any = None, ranks: Ranks = Ranks()) -> tuple[list[bool], float]:
     """Per item: greedy decoding reproduces it exactly now; and the mean identifier loss over all items
-    (one teacher-forced pass, no update)."""
+    (one teacher-forced pass, no update; in a data-parallel run each process checks its share)."""
     import torch
 
     was = model.training
     model.eval()
-    out = [False] * len(data)
+    hits: list[tuple[int, bool]] = []
     total, n = 0.0, 0
     device = _device(model)
     with torch.no_grad():
-        for group in _groups(range(len(data)), data, 8):
+        for group in _groups(ranks.shard(range(len(data))), data, 8):
             batch = collate([data[i] for i in group], pad, share_prefix=share)
             _, stats = weighted_loss(model, {k: v.to(device) for k, v in batch.items()}, chunk, fcache)
-            for i, ok in zip(group, stats.recalled):
-                out[i] = ok
+            hits += zip(group, stats.recalled)
             if stats.identifier_tokens:
                 total += stats.identifier_loss * stats.identifier_tokens
                 n += stats.identifier_tokens
     if was:
         model.train()
+    out = [False] * len(data)
+    for part in ranks.gather(hits):
+        for i, ok in part:
+            out[i] = ok
+    total, n = ranks.sum([total, n])
     return out, (total / n if n else float("nan"))
 
 
@@ -415,13 +461,15 @@ def _append(path: Path, row: dict[str, t.Any]) -> None:
         fh.write(json.dumps(row) + "\n")
 
 
-def _read_log(path: Path, upto: int) -> list[dict[str, t.Any]]:
-    """Log rows up to the resumed step (rows after it belong to work that is being redone)."""
+def _read_log(path: Path, upto: int, write: bool = True) -> list[dict[str, t.Any]]:
+    """Log rows up to the resumed step (rows after it belong to work that is being redone; ``write``:
+    the file is cut there too)."""
     if not path.is_file():
         return []
     rows = [json.loads(x) for x in path.read_text().splitlines() if x.strip()]
     rows = [r for r in rows if r["step"] <= upto]
-    atomic.write_text(path, "".join(json.dumps(r) + "\n" for r in rows))
+    if write:
+        atomic.write_text(path, "".join(json.dumps(r) + "\n" for r in rows))
     return rows
 
 
