@@ -19,6 +19,7 @@ recall; the others wait for it. Across machines the adapter folder must be on a 
 
 from __future__ import annotations
 
+import atexit
 import os
 import typing as t
 from dataclasses import dataclass
@@ -118,7 +119,16 @@ def current() -> Ranks:
         if torch.cuda.is_available():
             torch.cuda.set_device(local)
         dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+        atexit.register(_leave)  # a group left open aborts its process at exit ("terminate called ...")
     return Ranks(rank=rank, world=world, local_rank=local)
+
+
+def _leave() -> None:
+    import torch.distributed as dist
+
+    if dist.is_initialized():
+        dist.barrier()  # no process leaves while another still talks to the group
+        dist.destroy_process_group()
 
 
 def _comm_device() -> t.Any:
