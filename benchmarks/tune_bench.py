@@ -9,7 +9,9 @@ One run, on generated pairs and facts only (a seeded slice of ``sample:cpg``'s, 
    pairs, tuned and untuned (``base``);
 3. ``mome``: the same with the mixture-of-memory-experts adapter;
 4. ``lora-bf16``, ``mome-bf16``: the same under bf16 autocast (``TuneConfig.bf16_autocast``; on a CPU with
-   AVX-512 BF16 the matrix products run in bf16, the weights, the adapter and its optimizer stay fp32).
+   AVX-512 BF16 the matrix products run in bf16, the weights, the adapter and its optimizer stay fp32);
+5. ``lora-compile``, ``lora-bf16-compile`` (and MoME's): the same with each decoder block compiled by
+   ``torch.compile`` (``TuneConfig.torch_compile="inductor"``); its rate includes the compiling.
 
 Each runs in its own subprocess so its peak RSS (``VmHWM``) is its own. ``tokens/s`` counts the
 tokens of the training sequences (no padding) over the wall time of the training steps; the ratio
@@ -83,6 +85,7 @@ def _setup(spec: dict[str, t.Any]) -> tuple[t.Any, list[t.Any], t.Any]:
                                recall_items=spec["recall_items"], time_budget_s=0, stop_identifier_loss=0.0,
                                review=False,  # plain epochs, as the Trainer's
                                bf16_autocast=bool(spec.get("bf16")),
+                               torch_compile="inductor" if spec.get("compile") else "",
                                mome={"n_experts": 32, "router_warmup_steps": max(1, spec["steps"] // 4)})
     items = training_mix(pair_items(gen.pairs), fact_items(gen.facts), config)
     return schema, items, config
@@ -235,15 +238,14 @@ def _markdown(report: dict[str, t.Any]) -> str:
     recall = runs.get("lora", {}).get("recall", {})
     lines.append(f"| base (untuned) | - | - | - | - | - | - | - | - | {_pct(recall.get('base_facts'))} | "
                  f"{_pct(recall.get('base_pairs'))} |")
-    for name in ("trainer", "lora", "lora-bf16", "mome", "mome-bf16"):
-        r = runs.get(name)
-        if not r:
-            continue
+    for name in runs:
+        r = runs[name]
         rc = r.get("recall", {})
         ratio = f"{r['tokens_per_s'] / base:.2f}x" if base else "-"
         cpu_ratio = f"{r['tokens_per_cpu_s'] / base_cpu:.2f}x" if base_cpu else "-"
-        label = {"trainer": "transformers Trainer + peft LoRA", "lora": "sqltune LoRA", "mome": "sqltune MoME",
-                 "lora-bf16": "sqltune LoRA, bf16 autocast", "mome-bf16": "sqltune MoME, bf16 autocast"}[name]
+        label = "transformers Trainer + peft LoRA" if name == "trainer" else ", ".join(
+            [{"lora": "sqltune LoRA", "mome": "sqltune MoME"}[name.split("-")[0]]]
+            + [{"bf16": "bf16 autocast", "compile": "torch.compile"}[f] for f in name.split("-")[1:]])
         lines.append(f"| {label} | {r['train_s']} | {r['step_s']} | {r['tokens_per_s']} | {ratio} | "
                      f"{r['tokens_per_cpu_s']} | {cpu_ratio} | {r['peak_rss_mb']} | {_loss(r.get('final_loss'))} | "
                      f"{_pct(rc.get('facts'))} | "
@@ -313,10 +315,13 @@ def main() -> None:
     report: dict[str, t.Any] = {}
     for method in args.methods.split(","):  # the files are rewritten after each method: a cut run keeps its part
         t0 = time.perf_counter()
-        if method.removesuffix("-bf16") not in ("trainer", "lora", "mome") or method == "trainer-bf16":
-            raise SystemExit(f"unknown method {method!r} (known: trainer, lora, mome, lora-bf16, mome-bf16)")
-        runs[method] = _spawn({**spec, "method": method, "adapter": method.removesuffix("-bf16"),
-                               "bf16": method.endswith("-bf16")})
+        kind, *flags = method.split("-")
+        if kind not in ("trainer", "lora", "mome") or (kind == "trainer" and flags) \
+                or any(f not in ("bf16", "compile") for f in flags):
+            raise SystemExit(f"unknown method {method!r} (known: trainer, and lora or mome with optional "
+                             "-bf16 and -compile, e.g. lora-bf16-compile)")
+        runs[method] = _spawn({**spec, "method": method, "adapter": kind, "bf16": "bf16" in flags,
+                               "compile": "compile" in flags})
         print(f"{method}: {runs[method]['tokens_per_s']} tokens/s, {time.perf_counter() - t0:.0f}s", flush=True)
         report = _report(args, runs, load_start, start, threads=args.threads or torch.get_num_threads())
     if args.evaluate:

@@ -701,3 +701,25 @@ def test_fact_phase_trains_the_facts_alone_first_then_pairs_join(tmp_path: Path)
     assert not in_fact_phase(cfg, 0, 0.0, {2, 3, 4}, levels) and in_fact_phase(cfg, 0, 0.0, {1, 2, 3, 4}, levels)
     with pytest.raises(Exception, match="fact_phase"):
         TuneConfig(fact_phase=1.0)
+
+
+def test_torch_compile_trains_the_same_run_and_leaves_the_blocks_eager(tmp_path: Path) -> None:
+    """``torch_compile`` compiles each decoder block for training (here the ``aot_eager`` backend: dynamo's
+    graphs and autograd without code generation); the losses are the eager run's, and recall after
+    training runs the blocks eagerly again."""
+    from torch._dynamo.utils import counters
+
+    facts, schema = _facts(8), _schema()
+    runs = {}
+    for backend in ("", "aot_eager"):
+        counters.clear()
+        model, tok = _word_model(8, seed=4)
+        cfg = TuneConfig(lr=5e-3, max_steps=6, batch_tokens=64, max_seq_len=64, eval_items=0, prompt_mode="none",
+                         stop_identifier_loss=0.0, torch_compile=backend)
+        tuned, runs[backend] = memory_tune(model, tok, facts, schema, cfg, tmp_path / (backend or "eager"))
+        blocks = [m for n, m in tuned.named_modules() if n.endswith(("layers.0", "layers.1"))]
+        assert len(blocks) == 2 and all(getattr(b, "_compiled_call_impl", None) is None for b in blocks)
+        assert bool(counters["stats"]["unique_graphs"]) == bool(backend), "the compiled run ran compiled graphs"
+    assert [r["loss"] for r in runs["aot_eager"].history] == pytest.approx([r["loss"] for r in runs[""].history],
+                                                                           rel=1e-4)
+    assert TuneConfig(torch_compile="").digest() == TuneConfig().digest() != TuneConfig(torch_compile="inductor").digest()

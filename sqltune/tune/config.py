@@ -71,6 +71,9 @@ class TuneConfig:
     #: ``prompt_budget_tokens=0``) attends as the base model's keys and values, computed once per run and
     #: at inference once per schema; a step runs only the question and the SQL (sqltune.infer.prefix).
     frozen_prefix: bool = False
+    #: A ``torch.compile`` backend ("inductor"; "" for none): each decoder block is compiled in place for
+    #: training (dynamic shapes, as length buckets vary) and back to eager for recall and inference.
+    torch_compile: str = ""
 
     def __post_init__(self) -> None:
         if self.adapter not in ADAPTERS:
@@ -162,4 +165,5 @@ class TuneConfig:
 
 
 #: Options added after adapters were first tuned, with their defaults (see :meth:`TuneConfig.digest`).
-LATE_FIELDS: dict[str, t.Any] = {"review": False, "frozen_prefix": False, "fact_repeats": 1, "fact_phase": 0.0}
+LATE_FIELDS: dict[str, t.Any] = {"review": False, "frozen_prefix": False, "fact_repeats": 1, "fact_phase": 0.0,
+                                 "torch_compile": ""}

@@ -106,6 +106,27 @@ def adapter_targets(model: t.Any, config: TuneConfig) -> list[str]:
 
 
 _LAYER = re.compile(r"(?:^|\.)layers\.(\d+)\.")
+_BLOCK = re.compile(r"(?:^|\.)layers\.\d+\Z")
+
+
+def compile_blocks(model: t.Any, backend: str = "inductor") -> list[t.Any]:
+    """Compile each decoder block (``...layers.<i>``) of ``model`` in place with ``torch.compile``; returns them.
+
+    In place (``nn.Module.compile``), so parameter names, the adapter and checkpoints stay as they are;
+    with dynamic shapes, as length-bucketed batches vary in length.
+
+    >>> from transformers import LlamaConfig, LlamaForCausalLM
+    >>> m = LlamaForCausalLM(LlamaConfig(vocab_size=8, hidden_size=8, intermediate_size=8, num_hidden_layers=2,
+    ...                                  num_attention_heads=2, num_key_value_heads=1))
+    >>> len(compile_blocks(m, "eager")), [n for n, _ in m.named_parameters()][1]
+    (2, 'model.layers.0.self_attn.q_proj.weight')
+    """
+    blocks = [mod for name, mod in model.named_modules() if _BLOCK.search(name)]
+    if not blocks:
+        raise ConfigError("torch_compile needs a model whose blocks are named '...layers.<i>'; this one has none.")
+    for block in blocks:
+        block.compile(backend=backend, dynamic=True)
+    return blocks
 
 
 def epoch_items(indices: t.Iterable[int], facts: t.Collection[int], fact_repeats: int = 1,
@@ -180,6 +201,7 @@ def memory_tune(model: t.Any, tokenizer: t.Any, items: t.Sequence[Item], schema:
         model.gradient_checkpointing_enable()
         if hasattr(model, "enable_input_require_grads"):
             model.enable_input_require_grads()
+    compiled = compile_blocks(model, config.torch_compile) if config.torch_compile else []
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
     sched = _Schedule(opt, config)
@@ -293,6 +315,8 @@ def memory_tune(model: t.Any, tokenizer: t.Any, items: t.Sequence[Item], schema:
         id_loss = done[-1] if done else (state["epoch_id_sum"] / state["epoch_id_n"] if state["epoch_id_n"]
                                          else math.nan)
     model.eval()
+    for block in compiled:  # recall and inference decode token by token: eager
+        block._compiled_call_impl = None
     plot = out / "loss.svg"
     if ranks.main:
         write_loss_svg(history, plot)
