@@ -87,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--limit", type=int, default=None, help="Cases per tier (a quick run).")
     ap.add_argument("--shots", type=int, default=3)
     ap.add_argument("--candidates", type=int, default=1, help="Beam candidates per question.")
-    ap.add_argument("--max-new-tokens", type=int, default=128, help="Decoding budget (the main job's default).")
+    ap.add_argument("--max-new-tokens", type=int, default=256, help="Decoding budget (the main job's default).")
     ap.add_argument("--prompt-budget", type=int, default=None,
                     help="Schema tokens in the prompt (default: the prompt builder's, 600).")
     ap.add_argument("--batch-size", type=int, default=8, help="Questions decoded together (the main job's default).")

@@ -64,7 +64,7 @@ class EvalConfig:
     repair: bool = False
     shots: int = 0
     candidates: int = 1
-    max_new_tokens: int = 160
+    max_new_tokens: int = 256
     batch_size: int = 4
     suite: bool = True
     k: int = 5

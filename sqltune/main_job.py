@@ -66,7 +66,7 @@ class JobConfig:
     constrained: bool = False
     tuned_schema_prompt: bool = True
     suite: bool = True
-    max_new_tokens: int = 128
+    max_new_tokens: int = 256
     batch_size: int = 8
     tune: dict[str, t.Any] = field(default_factory=dict)
     smoke: bool = False

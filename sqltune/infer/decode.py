@@ -20,7 +20,7 @@ _FENCE = re.compile(r"```(?:sql|SQL)?\s*\n?(.*?)(?:```|$)", re.S)
 
 @dataclass(frozen=True)
 class DecodeConfig:
-    max_new_tokens: int = 160
+    max_new_tokens: int = 256
     num_candidates: int = 1
     num_beams: int = 1
     do_sample: bool = False
