@@ -30,8 +30,9 @@ ranks = current()
 model, tok = _word_model(7, seed=3)
 tuned, res = memory_tune(model, tok, _facts(7), _schema(), cfg, out / "run")
 (out / f"rank{ranks.rank}.json").write_text(json.dumps({"world": ranks.world, "steps": res.steps}))
+torch.save({n: p.detach() for n, p in tuned.named_parameters() if p.requires_grad or "mome_router" in n},
+           out / f"params{ranks.rank}.pt")
 if ranks.main:
-    torch.save({n: p.detach() for n, p in tuned.named_parameters() if p.requires_grad}, out / "params.pt")
     (out / "result.json").write_text(json.dumps({"steps": res.steps, "stopped": res.stopped, "tokens": res.tokens,
                                                  "losses": [r["loss"] for r in res.history]}))
 """
@@ -81,8 +82,8 @@ def test_two_processes_make_the_same_run_as_one(tmp_path: Path) -> None:
     # the same update up to float summation order: tight at first, drifting a little over a long run
     assert two["losses"][:60] == pytest.approx(one["losses"][:60], rel=1e-4, abs=1e-6)
     assert two["losses"] == pytest.approx(one["losses"], rel=2e-2)
-    a = torch.load(tmp_path / "one" / "params.pt")
-    b = torch.load(tmp_path / "two" / "params.pt")
+    a = torch.load(tmp_path / "one" / "params0.pt")
+    b = torch.load(tmp_path / "two" / "params0.pt")
     assert a.keys() == b.keys()
     for name in a:
         assert torch.allclose(a[name], b[name], atol=2e-3), name
@@ -90,6 +91,24 @@ def test_two_processes_make_the_same_run_as_one(tmp_path: Path) -> None:
     rows = [json.loads(x) for x in log]
     assert [r["step"] for r in rows] == list(range(1, two["steps"] + 1)), "one process writes the log"
     assert any(r["tokens"] == 21 for r in rows), "some step had one row: process 1 sat it out"
+
+
+def test_mome_trains_data_parallel_with_every_process_holding_the_same_adapter(tmp_path: Path) -> None:
+    """MoME under two processes: the router and the experts stay identical on both (summed gradients, the same
+    router freeze), and the run follows the single-process one (the load-balancing term is each process's
+    own, averaged, so not to the last digit)."""
+    import torch
+
+    cfg = {"adapter": "mome", "lr": 3e-3, "warmup_steps": 2, "max_steps": 12, "eval_items": 0, "prompt_mode": "none",
+           "batch_tokens": 64, "max_seq_len": 64, "stop_identifier_loss": 0.0,
+           "mome": {"n_experts": 8, "top_k": 2, "router_warmup_steps": 6}}
+    one = _run(tmp_path / "one", cfg, 1)
+    two = _run(tmp_path / "two", cfg, 2)
+    assert one["steps"] == two["steps"] == 12
+    assert two["losses"] == pytest.approx(one["losses"], rel=2e-2)
+    a, b = (torch.load(tmp_path / "two" / f"params{r}.pt") for r in (0, 1))
+    assert a.keys() == b.keys() and any("mome_router" in n for n in a)
+    assert all(torch.equal(a[n], b[n]) for n in a), "both processes hold the same adapter"
 
 
 def test_a_plain_run_is_one_process_and_shards_by_stride() -> None:
