@@ -30,7 +30,7 @@ def tune_cmd(name: str, model: str | None, preset: str, adapter_kind: str, confi
 
     Needs `sqltune generate NAME` first. An interrupted run continues where it stopped; a finished
     one is not redone unless --fresh. On several GPUs, start it through a launcher: each batch is
-    split over the processes (`accelerate launch -m sqltune tune NAME`, or
+    split over the processes (`accelerate launch --multi_gpu -m sqltune tune NAME`, or
     `torchrun --nproc_per_node 4 -m sqltune tune NAME`).
 
     Example:

@@ -1,6 +1,6 @@
 """Data-parallel tuning: the same command on several GPUs (or processes) at once.
 
-``accelerate launch -m sqltune tune NAME`` (or ``torchrun --nproc_per_node N -m sqltune tune NAME``)
+``accelerate launch --multi_gpu -m sqltune tune NAME`` (or ``torchrun --nproc_per_node N -m sqltune tune NAME``)
 starts one process per device; each reads ``RANK``, ``WORLD_SIZE`` and ``LOCAL_RANK`` from its
 environment, and :func:`current` joins them into one process group (NCCL on GPUs, gloo on CPUs).
 Every process computes the same epoch plan and batch order; each batch is then *split* over the

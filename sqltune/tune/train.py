@@ -400,9 +400,10 @@ def _step(model: t.Any, data: t.Sequence[Encoded], idx: t.Sequence[int], pad: in
                 loss = loss + model.aux_loss() / ranks.world
         loss.backward()
     ranks.sum_grads(params)
-    mine_stats = (0.0, 0.0, 0, ()) if stats is None else (
-        stats.loss * weight, 0.0 if math.isnan(stats.identifier_loss) else stats.identifier_loss * stats.identifier_tokens,
-        stats.identifier_tokens, tuple(zip(mine, stats.recalled)))
+    mine_stats: tuple[float, float, int, tuple[tuple[int, bool], ...]] = (0.0, 0.0, 0, ())
+    if stats is not None:
+        id_sum = 0.0 if math.isnan(stats.identifier_loss) else stats.identifier_loss * stats.identifier_tokens
+        mine_stats = (stats.loss * weight, id_sum, stats.identifier_tokens, tuple(zip(mine, stats.recalled)))
     parts = ranks.gather(mine_stats)
     id_tokens = sum(p[2] for p in parts)
     recalled = dict(pair for p in parts for pair in p[3])
