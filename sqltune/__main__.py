@@ -1,5 +1,5 @@
 """``python -m sqltune``: the ``sqltune`` command, for launchers that start a module
-(``accelerate launch -m sqltune tune NAME``, ``torchrun --nproc_per_node N -m sqltune tune NAME``)."""
+(``accelerate launch --multi_gpu -m sqltune tune NAME``, ``torchrun --nproc_per_node N -m sqltune tune NAME``)."""
 
 from sqltune.cli import main
 
