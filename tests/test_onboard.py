@@ -166,6 +166,15 @@ def test_unchanged_schema_regenerates_nothing(tmp_path: Path, monkeypatch: pytes
     # other generation settings: everything is generated again
     other = onboard(db, "shop", n=N, seed=1, draft_per_tier=PER_TIER)
     assert other.regenerated == "all" and "settings" in other.reason
+    # a new generator (an upgrade that changes what a seed produces): everything is generated again, once
+    import sqltune.generate.run
+    import sqltune.onboard.run
+
+    for module in (sqltune.generate.run, sqltune.onboard.run):
+        monkeypatch.setattr(module, "GENERATOR_VERSION", 99)
+    upgraded = onboard(db, "shop", n=N, seed=1, draft_per_tier=PER_TIER)
+    assert upgraded.regenerated == "all" and "generator changed" in upgraded.reason, upgraded.reason
+    assert onboard(db, "shop", n=N, seed=1, draft_per_tier=PER_TIER).regenerated == "none"
 
 
 def test_drift_regenerates_only_changed_tables(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

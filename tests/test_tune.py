@@ -273,6 +273,27 @@ def test_training_mix_keeps_validation_pairs_out_and_facts_in_their_share() -> N
     assert training_mix(pairs, facts, TuneConfig(facts_ratio=0.5, max_items=8)) == capped  # seeded
 
 
+def test_a_capped_mix_keeps_tier_shares_and_covers_every_production_first() -> None:
+    from sqltune.tune.items import pair_items, training_mix
+
+    # 30 easy pairs from one production (10 SQL x 3 phrasings), 10 hard pairs from five productions:
+    # a random draw of 8 would mostly be easy and miss hard productions.
+    rows = [{"id": f"e{i}-{v}", "question": f"e{i} {v}", "sql": f"SELECT {i}", "tier": "easy",
+             "provenance": {"production": "e_count"}} for i in range(10) for v in "abc"]
+    rows += [{"id": f"h{i}-{v}", "question": f"h{i} {v}", "sql": f"SELECT {100 + i}", "tier": "hard",
+              "provenance": {"production": f"h_p{i % 5}"}} for i in range(5) for v in "ab"]
+    pairs = pair_items(rows)
+    assert pairs[0].tag == "easy/e_count" and pairs[-1].tag == "hard/h_p4"
+    chosen = training_mix(pairs, [], TuneConfig(facts_ratio=0.0, max_items=8))
+    tiers = [p.tag.split("/")[0] for p in chosen]
+    assert tiers.count("easy") == 6 and tiers.count("hard") == 2, "each tier keeps its share (30:10 of 8)"
+    assert len({p.target for p in chosen if p.tag == "easy/e_count"}) == 6, "distinct SQL before a 2nd phrasing"
+    chosen = training_mix(pairs, [], TuneConfig(facts_ratio=0.0, max_items=20))
+    hard = [p for p in chosen if p.tag.startswith("hard/")]
+    assert len(hard) == 5 and len({p.tag for p in hard}) == 5, "every hard production before a second of any"
+    assert training_mix(pairs, [], TuneConfig(facts_ratio=0.0, max_items=20)) == chosen  # seeded
+
+
 def test_pairs_come_as_records_dicts_or_tuples_and_bad_ones_are_one_line_errors() -> None:
     from sqltune.errors import ConfigError
     from sqltune.generate import Pair

@@ -198,6 +198,35 @@ TEMPLATES: dict[str, dict[str, tuple[str, ...]]] = {
         "terse": ("{f}: {SETT}",),
         "chat": ("Can you find the {f} values that show up {SETQ}?",),
     },
+    "group_rate": {
+        "ask": ("For each {G}, what percentage of {BASE}{W} is accounted for by {S} {PART}?",
+                "Per {G}, what share of {BASE}{W}, in percent, comes from {S} {PART}?"),
+        "cmd": ("For every {G}, calculate what percentage of {BASE}{W} comes from {S} {PART}.",
+                "Break down by {G} the percentage of {BASE}{W} that comes from {S} {PART}."),
+        "terse": ("% of {BASE} from {PART} by {G}{W}",),
+        "chat": ("Could you work out, for each {G}, what percent of {BASE}{W} comes from {S} {PART}?",),
+    },
+    "period_pivot": {
+        "ask": ("For each {G}, what was the {MET}{W} in {Y1} and in {Y2}, by year of {d}?",
+                "What is the {MET}{W} per {G} in {Y1} next to {Y2}, going by the year of {d}?"),
+        "cmd": ("Show the {MET}{W} for each {G} in {Y1} and in {Y2}, by year of {d}.",
+                "Compare the {MET}{W} by {G} between {Y1} and {Y2}, using the year of {d}."),
+        "terse": ("{MET} by {G}, {d} {Y1} vs {Y2}{W}",),
+        "chat": ("Could you put the {MET}{W} for {Y1} next to {Y2}, per {G}, by year of {d}?",),
+    },
+    "period_gap": {
+        "ask": ("Which {S} had {O} in {Y1} but none in {Y2}, by {d}?",
+                "What {S} had at least one {o} in {Y1} and no {o} at all in {Y2}, going by {d}?"),
+        "cmd": ("List the {S} that had {O} in {Y1} but no {O} in {Y2}, by {d}.",),
+        "terse": ("{S} with {O} in {Y1}, none in {Y2}, by {d}",),
+        "chat": ("Which {S} had {O} in {Y1} and then none at all in {Y2}, going by {d}?",),
+    },
+    "period_gap_count": {
+        "ask": ("How many {S} had {O} in {Y1} but none in {Y2}, by {d}?",),
+        "cmd": ("Count the {S} that had {O} in {Y1} but no {O} in {Y2}, by {d}.",),
+        "terse": ("number of {S} with {O} in {Y1}, none in {Y2}, by {d}",),
+        "chat": ("How many {S} had {O} in {Y1} but not a single {o} in {Y2}, going by {d}?",),
+    },
     "pivot": {
         "ask": ("For each {G}, how many {S} have {f} {V1} and how many have {V2}?",),
         "cmd": ("Count the {S} with {f} {V1} and with {f} {V2}, per {G}.",),
@@ -244,7 +273,7 @@ def render(m: Meaning, style: str, rng: random.Random) -> str:
     v = rng.randrange(1 << 16)
     slots = _slots(m, style, v)
     intent = m.intent
-    if intent in ("has_related", "no_related", "above_avg") and not m.slots.get("listing", True):
+    if intent in ("has_related", "no_related", "above_avg", "period_gap") and not m.slots.get("listing", True):
         intent += "_count"
     table = TEMPLATES[intent]
     voice = VOICE[style] if style != "glossary" else rng.choice(("ask", "cmd"))
@@ -298,9 +327,9 @@ def _slots(m: Meaning, style: str, v: int) -> dict[str, t.Any]:
         x = s_["threshold"]
         out["CMP"] = f"more than {x} {S}" if func == "count" else f"{ph.article(_AGG[func])} {_AGG[func]} {M} above {x}"
         out["CMPT"] = f"> {x} {S}" if func == "count" else f"{_AGG[func]} {M} > {x}"
-    if m.intent in ("ratio", "share"):
+    if m.intent in ("ratio", "share", "group_rate"):
         out["BASE"] = f"the total {M} of {S}" if measure is not None else S
-        if m.intent == "ratio":
+        if m.intent in ("ratio", "group_rate"):
             out["PART"] = ph.cond_phrase(s_["part"], style if style != "glossary" else "analyst", v)
     if m.intent == "set_op":
         on = s_["on"]
@@ -309,6 +338,8 @@ def _slots(m: Meaning, style: str, v: int) -> dict[str, t.Any]:
         long, short = _SET[s_["op"]]
         out["SETQ"] = long.format(S=S, A=a, B=b)
         out["SETT"] = short.format(A=a, B=b)
+    if "years" in s_:
+        out["Y1"], out["Y2"] = (str(y) for y in s_["years"])
     if m.intent == "pivot":
         vals = [ph.value(x, style) for x in s_["values"]]
         out["V1"], out["V2"] = vals[0], vals[1]

@@ -31,7 +31,7 @@ from sqltune.sandbox import Sandbox
 from sqltune.schema import Schema
 
 #: Bump when a change alters what a seed produces (it is part of the resume key and the header).
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 
 
 class Paraphraser(t.Protocol):

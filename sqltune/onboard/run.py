@@ -29,6 +29,7 @@ from sqltune.difficulty import TIERS
 from sqltune.drift import SchemaDiff
 from sqltune.errors import ConfigError
 from sqltune.generate import GenerateConfig, Pair, ProgressEvent, generate
+from sqltune.generate.run import GENERATOR_VERSION
 from sqltune.onboard import basis, draft, files, holdout, regen
 from sqltune.schema import Schema
 
@@ -226,6 +227,8 @@ def onboard(
         mode, reason = "all", "first onboarding" if not old else "pairs.jsonl was not written by onboarding"
     elif old.get("config") != gen_settings:
         mode, reason = "all", "generation settings changed"
+    elif header.get("generator") != GENERATOR_VERSION:
+        mode, reason = "all", f"the generator changed (version {header.get('generator')} -> {GENERATOR_VERSION})"
     elif not changed:
         mode, reason = "none", "schema and data unchanged"
     elif current and current <= set(changed):
@@ -325,8 +328,6 @@ def onboard(
 def _generate_all(schema: Schema, *, n: int, seed: int, cfg: GenerateConfig, out: Path, data_hash: str,
                   progress: t.Callable[[ProgressEvent], None]) -> tuple[tuple[Pair, ...], dict[str, t.Any]]:
     """Every pair, from scratch; a finished run left in ``out`` by an interrupted onboarding is reused."""
-    from sqltune.generate.run import GENERATOR_VERSION
-
     marker = out / "basis.json"
     header, pairs = files.read_pairs(out / files.PAIRS)
     if header is not None and marker.is_file():

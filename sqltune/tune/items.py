@@ -5,7 +5,8 @@ Generation writes ``pairs.jsonl`` (a header line, then one pair per line) and ``
 :class:`~sqltune.generate.Pair`/:class:`~sqltune.generate.Fact` records, dicts or plain
 ``(question, sql)`` tuples. :func:`training_mix` picks what a run trains on: only ``train``-split
 pairs (the validation splits stay unseen), facts making up ``facts_ratio`` of the mix, and, with
-``max_items``, a seeded subset that spreads over distinct SQL before it takes a second phrasing.
+``max_items``, a seeded subset that keeps the tiers' shares and spreads over SQL patterns
+(productions), then distinct SQL, before it takes a second of any.
 
 >>> pairs = pair_items([("How many brands?", 'SELECT count(*) FROM mdm."BRAND"'),
 ...                     {"id": "p2", "question": "Brands?", "sql": 'SELECT * FROM mdm."BRAND"',
@@ -45,17 +46,25 @@ def pair_items(records: t.Iterable[PairLike]) -> list[Item]:
             if rec.get("kind") == "header":
                 continue
             q, sql, rid, split = rec.get("question"), rec.get("sql"), rec.get("id"), rec.get("split", "train")
+            tag = _pattern(rec.get("tier"), rec.get("provenance"))
         elif isinstance(rec, (tuple, list)) and len(rec) == 2:
-            (q, sql), rid, split = rec, None, "train"
+            (q, sql), rid, split, tag = rec, None, "train", ""
         elif hasattr(rec, "question") and hasattr(rec, "sql"):
             q, sql, rid, split = rec.question, rec.sql, getattr(rec, "id", None), getattr(rec, "split", "train")
+            tag = _pattern(getattr(rec, "tier", None), getattr(rec, "provenance", None))
         else:
             raise ConfigError(f"Pair {i} is not a pair record, a dict with 'question' and 'sql', "
                               f"or a (question, sql) tuple: {rec!r:.80}")
         if not isinstance(q, str) or not isinstance(sql, str) or not q.strip() or not sql.strip():
             raise ConfigError(f"Pair {i} needs a non-empty question and SQL: {rec!r:.80}")
-        out.append(Item(str(rid or f"pair-{i}"), q, sql, kind="pair", split=str(split)))
+        out.append(Item(str(rid or f"pair-{i}"), q, sql, kind="pair", split=str(split), tag=tag))
     return out
+
+
+def _pattern(tier: t.Any, provenance: t.Any) -> str:
+    """A generated pair's ``tier/production`` (``hard/h_ratio``), or ``""`` for a pair from elsewhere."""
+    production = provenance.get("production") if isinstance(provenance, Mapping) else None
+    return f"{tier or ''}/{production}" if isinstance(production, str) and production else ""
 
 
 def fact_items(records: t.Iterable[t.Any]) -> list[Item]:
@@ -100,9 +109,10 @@ def training_mix(pairs: t.Sequence[Item], facts: t.Sequence[Item], config: TuneC
 
     Without a cap every train pair and every fact is used, and facts are repeated (as ``<id>~2`` …)
     when they are fewer than ``facts_ratio`` of the mix. With ``max_items`` the facts take
-    ``round(max_items * facts_ratio)`` places (spread over fact kinds), the pairs the rest (one
-    phrasing per distinct SQL before any second one); a side with too few items gives its places to
-    the other. The order is seeded and stable.
+    ``round(max_items * facts_ratio)`` places (spread over fact kinds), the pairs the rest (each
+    tier its share, every production of a tier before a second of any, one phrasing per distinct
+    SQL before any second one); a side with too few items gives its places to the other. The order
+    is seeded and stable.
     """
     train = [p for p in pairs if p.split == "train"]
     rng = random.Random(f"mix:{config.seed}")
@@ -118,7 +128,27 @@ def training_mix(pairs: t.Sequence[Item], facts: t.Sequence[Item], config: TuneC
     n_facts = min(len(fact_pool), round(config.max_items * config.facts_ratio))
     n_pairs = min(len(train), config.max_items - n_facts)
     n_facts = min(len(fact_pool), config.max_items - n_pairs)
-    return _spread(train, n_pairs, lambda p: p.target, rng) + _spread(fact_pool, n_facts, lambda f: f.tag, rng)
+    return _pick_pairs(train, n_pairs, rng) + _spread(fact_pool, n_facts, lambda f: f.tag, rng)
+
+
+def _pick_pairs(train: list[Item], n: int, rng: random.Random) -> list[Item]:
+    """``n`` pairs: generated ones keep their tiers' shares, and within a tier every production (SQL
+    pattern) comes before a second of any, and every distinct SQL before a second phrasing; pairs from
+    elsewhere spread over distinct SQL."""
+    if not any(p.tag for p in train):
+        return _spread(train, n, lambda p: p.target, rng)
+    tiers: dict[str, list[Item]] = {}
+    for p in train:
+        tiers.setdefault(p.tag.split("/")[0], []).append(p)
+    keys = sorted(tiers)
+    exact = {k: n * len(tiers[k]) / len(train) for k in keys}
+    share = {k: int(exact[k]) for k in keys}
+    for k in sorted(keys, key=lambda k: (share[k] - exact[k], k))[: n - sum(share.values())]:
+        share[k] += 1  # largest remainders first
+    out: list[Item] = []
+    for k in keys:
+        out += _spread(tiers[k], share[k], lambda p: p.tag, rng, within=lambda p: p.target)
+    return out
 
 
 def items_digest(items: t.Sequence[Item]) -> str:
@@ -129,15 +159,20 @@ def items_digest(items: t.Sequence[Item]) -> str:
     return h.hexdigest()[:16]
 
 
-def _spread(items: t.Sequence[Item], n: int, group: t.Callable[[Item], str], rng: random.Random) -> list[Item]:
-    """``n`` items taken round-robin over seeded-shuffled groups (one per group per round)."""
+def _spread(items: t.Sequence[Item], n: int, group: t.Callable[[Item], str], rng: random.Random,
+            within: t.Callable[[Item], str] | None = None) -> list[Item]:
+    """``n`` items taken round-robin over seeded-shuffled groups (one per group per round); a group's
+    own order is seeded-shuffled, or itself spread over ``within``."""
     groups: dict[str, list[Item]] = {}
     for it in items:
         groups.setdefault(group(it), []).append(it)
     keys = sorted(groups)
     rng.shuffle(keys)
     for k in keys:
-        rng.shuffle(groups[k])
+        if within is None:
+            rng.shuffle(groups[k])
+        else:
+            groups[k] = _spread(groups[k], len(groups[k]), within, rng)
     out: list[Item] = []
     depth = 0
     while len(out) < n:

@@ -113,8 +113,8 @@ def n_filters(d: Draft, lo: int = 0, hi: int = 2) -> int:
 
 
 def agg_node(func: str, arg: exp.Expression) -> exp.Expression:
-    node = {"sum": exp.Sum, "avg": exp.Avg, "min": exp.Min, "max": exp.Max}[func](this=arg)
-    return exp.Round(this=node, decimals=exp.Literal.number(2)) if func == "avg" else node
+    """``SUM(arg)`` and the like, unrounded: a question that does not ask for rounding gets exact values."""
+    return {"sum": exp.Sum, "avg": exp.Avg, "min": exp.Min, "max": exp.Max}[func](this=arg)
 
 
 def pick_func(d: Draft, ci: ColumnInfo) -> str:

@@ -1,4 +1,5 @@
-"""Hard productions: multi-hop joins, subqueries and CTEs, windows, ratios, year over year, set operations.
+"""Hard productions: multi-hop joins, subqueries and CTEs, windows, ratios, year over year, set operations,
+rates per group, two periods side by side, and what stopped between two periods.
 
 >>> "h_yoy" in {p.name for p in REGISTRY if p.tier == "hard"}
 True
@@ -11,7 +12,8 @@ import typing as t
 from sqlglot import exp
 
 from sqltune.generate.build import Draft, ent
-from sqltune.generate.catalog import Catalog, Edge
+from sqltune.generate import literals
+from sqltune.generate.catalog import Catalog, ColumnInfo, Edge, TableInfo
 from sqltune.generate.grammar.common import (
     REGISTRY, Built, add_conds, count_star, n_filters, ordered, production, ref, slug, where,
 )
@@ -209,9 +211,8 @@ def share(d: Draft) -> Built | None:
         return None
     m = d.pick_col(ti, ("measure",), pred=lambda c: c.summable) if d.rng.random() < 0.4 else None
     base = exp.Sum(this=d.col(m)) if m else count_star()
-    pct = exp.Round(this=exp.Div(this=exp.Mul(this=exp.Literal.number("100.0"), expression=base.copy()),
-                                 expression=exp.Window(this=exp.Sum(this=base.copy()))),
-                    decimals=exp.Literal.number(2))
+    pct = exp.Div(this=exp.Mul(this=exp.Literal.number("100.0"), expression=base.copy()),
+                  expression=exp.Window(this=exp.Sum(this=base.copy())))
     f = add_conds(d, ti, None, ti, n_filters(d, 0, 1), exclude=[g] + ([m] if m else []))
     q = where(exp.select(d.col(g), d.name(pct, "pct")).from_(d.source(ti)), f.nodes)
     q = q.group_by(d.col(g), copy=False).order_by(ordered(d.col(g)), copy=False)
@@ -230,8 +231,7 @@ def ratio(d: Draft) -> Built | None:
     m = d.pick_col(ti, ("measure",), pred=lambda c: c.summable and c not in part.cols) if d.rng.random() < 0.35 else None
     base = exp.Sum(this=d.col(m)) if m else count_star()
     num = exp.Filter(this=base.copy(), expression=exp.Where(this=part.nodes[0]))
-    pct = exp.Round(this=exp.Div(this=exp.Mul(this=exp.Literal.number("100.0"), expression=num), expression=base),
-                    decimals=exp.Literal.number(2))
+    pct = exp.Div(this=exp.Mul(this=exp.Literal.number("100.0"), expression=num), expression=base)
     f = add_conds(d, ti, None, ti, n_filters(d, 0, 1), exclude=part.cols + ([m] if m else []))
     q = where(exp.select(d.name(pct, "pct")).from_(d.source(ti)), f.nodes)
     return q, Meaning("ratio", ent(ti), tuple(f.conds), {"part": part.conds[0], "measure": d.ref(m, ti) if m else None})
@@ -258,9 +258,9 @@ def year_over_year(d: Draft) -> Built | None:
     body = body.group_by(yr.copy(), copy=False)
     total = ref(name)
     prev = exp.Window(this=exp.Lag(this=total.copy()), order=exp.Order(expressions=[ordered(ref("yr"))]))
-    change = exp.Round(this=exp.Div(this=exp.Mul(this=exp.Literal.number("100.0"),
-                                                 expression=exp.Paren(this=exp.Sub(this=total.copy(), expression=prev))),
-                                    expression=prev.copy()), decimals=exp.Literal.number(2))
+    change = exp.Div(this=exp.Mul(this=exp.Literal.number("100.0"),
+                                  expression=exp.Paren(this=exp.Sub(this=total.copy(), expression=prev))),
+                     expression=prev.copy())
     q = exp.select(ref("yr"), total.copy(), d.name(change, "yoy_pct")).from_(exp.to_table("yearly"))
     q = q.with_("yearly", as_=body, copy=False).order_by(ordered(ref("yr")), copy=False)
     return q, Meaning("yoy", ent(ti), tuple(f.conds), {**slots, "date": d.ref(dc, ti)})
@@ -323,3 +323,106 @@ def pivot(d: Draft) -> Built | None:
     q = exp.select(*cols).from_(d.source(ti)).group_by(d.col(g), copy=False).order_by(ordered(d.col(g)), copy=False)
     slots = {"group": [d.ref(g, ti)], "field": d.ref(c, ti), "values": [d.val(c, v) for v in values]}
     return q, Meaning("pivot", ent(ti), (), slots)
+
+
+def _years(ci: ColumnInfo) -> list[int]:
+    """The distinct years among ``ci``'s pooled values, ascending."""
+    return sorted({v.year for v in (literals.as_date(x) for x in ci.pool) if v is not None})
+
+
+def _dated(ci: ColumnInfo) -> bool:
+    """A real date or timestamp column (``year()`` applies) whose values span at least two years."""
+    return ci.type in ("date", "timestamp") and len(_years(ci)) >= 2
+
+
+def _two_years(d: Draft, ci: ColumnInfo) -> tuple[int, int]:
+    """Two years of ``ci``'s data, earlier first: mostly consecutive ones, sometimes any two."""
+    years = _years(ci)
+    if d.rng.random() < 0.75:
+        i = d.rng.randrange(len(years) - 1)
+        return years[i], years[i + 1]
+    a, b = sorted(d.rng.sample(years, 2))
+    return a, b
+
+
+def _in_year(d: Draft, ci: ColumnInfo, alias: str | None, year: int) -> exp.Expression:
+    if (ci.ref, str(year)) not in d.values:
+        d.values.append((ci.ref, str(year)))
+    return exp.EQ(this=exp.func("year", d.col(ci, alias), dialect="duckdb"), expression=exp.Literal.number(year))
+
+
+def _dated_table(ti: TableInfo) -> bool:
+    return ti.rows > 10 and any(_dated(c) for c in ti.cols("date"))
+
+
+@production("h_group_rate", "hard", 1.2)
+def group_rate(d: Draft) -> Built | None:
+    """Per group, the percentage of rows (or of a measure's total) that meet a condition."""
+    ti = d.pick_table(lambda ti: ti.rows > 10)
+    g = group_col(d, ti) if ti else None
+    if ti is None or g is None:
+        return None
+    part = add_conds(d, ti, None, ti, 1, exclude=[g], roles=("category", "flag", "measure", "date", "masked"))
+    if not part.nodes:
+        return None
+    m = d.pick_col(ti, ("measure",), exclude=[g, *part.cols], pred=lambda c: c.summable) if d.rng.random() < 0.3 else None
+    base = exp.Sum(this=d.col(m)) if m else count_star()
+    num = exp.Filter(this=base.copy(), expression=exp.Where(this=part.nodes[0]))
+    pct = exp.Div(this=exp.Mul(this=exp.Literal.number("100.0"), expression=num), expression=base)
+    f = add_conds(d, ti, None, ti, n_filters(d, 0, 1), exclude=[g, *part.cols] + ([m] if m else []))
+    q = where(exp.select(d.col(g), d.name(pct, "pct")).from_(d.source(ti)), f.nodes)
+    q = q.group_by(d.col(g), copy=False).order_by(ordered(d.col(g)), copy=False)
+    slots = {"part": part.conds[0], "measure": d.ref(m, ti) if m else None, "group": [d.ref(g, ti)]}
+    return q, Meaning("group_rate", ent(ti), tuple(f.conds), slots)
+
+
+@production("h_period_pivot", "hard", 0.6)
+def period_pivot(d: Draft) -> Built | None:
+    """Per group, a count or a total in one year next to another year, side by side."""
+    ti = d.pick_table(_dated_table)
+    dc = d.pick_col(ti, ("date",), pred=_dated) if ti else None
+    g = group_col(d, ti, exclude=[dc], limit=30, pred=lambda c: c.role != "date") if ti and dc else None
+    if ti is None or dc is None or g is None:
+        return None
+    years = _two_years(d, dc)
+    agg, name, slots = measure_or_count(d, ti, None, ti, counted=False, funcs=("sum",))
+    cols: list[exp.Expression] = [d.col(g)]
+    for y in years:
+        cols.append(d.name(exp.Filter(this=agg.copy(), expression=exp.Where(this=_in_year(d, dc, None, y))),
+                           f"{name}_{y}"))
+    f = add_conds(d, ti, None, ti, n_filters(d, 0, 1), exclude=[g, dc])
+    q = where(exp.select(*cols).from_(d.source(ti)), f.nodes)
+    q = q.group_by(d.col(g), copy=False).order_by(ordered(d.col(g)), copy=False)
+    return q, Meaning("period_pivot", ent(ti), tuple(f.conds), {**slots, "group": [d.ref(g, ti)],
+                                                                "date": d.ref(dc, ti), "years": years})
+
+
+@production("h_period_gap", "hard", 0.6, joins=True)
+def period_gap(d: Draft) -> Built | None:
+    """The rows of a table that had related rows in one year and none in another (lost or new ones)."""
+    edge = d.pick_edge(lambda e: e.dst.display is not None and len(e.dst_cols) == 1 and e.src is not e.dst
+                       and _dated_table(e.src))
+    dc = d.pick_col(edge.src, ("date",), pred=_dated) if edge else None
+    if edge is None or dc is None or edge.dst.display is None:
+        return None
+    src, dst = edge.src, edge.dst
+    a, b = _two_years(d, dc)
+    if d.rng.random() < 0.3:
+        a, b = b, a  # new ones: in the later year, not in the earlier
+    sides = [exp.select(d.col(edge.src_cols[0])).from_(d.source(src)).where(_in_year(d, dc, None, y), copy=False)
+             for y in (a, b)]
+    gone = exp.Except(this=sides[0], expression=sides[1], distinct=True)
+    if edge.label not in d.joins:
+        d.joins.append(edge.label)
+    da = d.alias(dst)
+    listing = dst.rows <= LIST_MAX or d.rng.random() < 0.3
+    head = [d.col(dst.display, da)] if listing else [d.name(count_star(), f"{slug(dst.noun)}_count")]
+    q = exp.select(*head).from_(d.source(dst, da))
+    q = q.where(exp.In(this=d.col(edge.dst_cols[0], da), query=exp.Subquery(this=gone)), copy=False)
+    if listing:
+        if dst.pk is not None and dst.pk is not dst.display:
+            q = q.select(d.col(dst.pk, da), copy=False)
+        q = q.order_by(*[ordered(e.copy()) for e in q.expressions], copy=False)
+    slots = {"other": ent(src), "date": d.ref(dc, dst), "years": (a, b), "listing": listing,
+             "fields": [d.ref(dst.display, dst)]}
+    return q, Meaning("period_gap", ent(dst), (), slots)
