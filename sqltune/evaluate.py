@@ -255,10 +255,12 @@ def _predict(schema: Schema, ev: Evalset, model: t.Any, adapter: str | None, con
 
 
 def _key(model_name: str, adapter: str | None, ev: Evalset, config: EvalConfig, schema: Schema) -> str:
+    from sqltune.prompt.builder import PROMPT_VERSION
+
     return hashlib.sha256(json.dumps({
         "model": model_name, "adapter": str(adapter or ""), "adapter_state": _state(adapter), "evalset": ev.name,
         "version": ev.version, "cases": [c.id for c in ev.cases], "config": config.key_dict(),
-        "schema": schema.fingerprint(),
+        "schema": schema.fingerprint(), "prompt": PROMPT_VERSION,
     }, sort_keys=True).encode()).hexdigest()[:12]
 
 

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 from sqltune.errors import ConfigError, check_keys, did_you_mean
 from sqltune.prompt.link import link
-from sqltune.prompt.render import render_table_text
+from sqltune.prompt.render import MAX_VALUES, render_table_text
 from sqltune.schema import Schema
 
 MODES = ("schema", "none")
@@ -37,6 +37,16 @@ MODES = ("schema", "none")
 #: differences of a few questions, within the noise of 30) and about four times faster than 3,000
 #: (11 s a question against 40 s on 2 cores).
 DEFAULT_BUDGET_TOKENS = 600
+#: The version of the prompt text: a change re-runs cached evaluations and retrains finished adapters.
+#: 2: a linked schema shows every linked table it can, bare first (linked and join columns), then fuller.
+PROMPT_VERSION = "2"
+#: Codes a table shows in its first, bare form (the whole list comes with the next form, where it fits).
+BARE_VALUES = 8
+#: How a linked schema fills the budget. ``bare_first``: every linked table in rank order in a bare
+#: form (linked and join columns, no descriptions, short code lists), then each with descriptions and
+#: every code, then whole, as the budget allows. ``whole_first`` (version 1): each table whole in
+#: rank order, its linked columns where the whole does not fit, skipped where those do not either.
+LAYOUTS = ("bare_first", "whole_first")
 
 
 @dataclass(frozen=True)
@@ -47,12 +57,15 @@ class PromptConfig:
     values: bool = True
     glossary: bool = True
     max_linked_tables: int = 8
+    layout: str = "bare_first"
 
     def __post_init__(self) -> None:
         if self.budget_tokens < 0:
             raise ConfigError(f"Prompt budget_tokens must not be negative (0: the whole schema), not {self.budget_tokens}.")
         if self.mode not in MODES:
             raise ConfigError(f"Unknown prompt mode {self.mode!r}. {did_you_mean(self.mode, MODES)}".strip())
+        if self.layout not in LAYOUTS:
+            raise ConfigError(f"Unknown prompt layout {self.layout!r}. {did_you_mean(self.layout, LAYOUTS)}".strip())
 
     @classmethod
     def from_dict(cls, data: dict[str, t.Any]) -> PromptConfig:
@@ -82,20 +95,35 @@ class PromptBuilder:
         if not self.config.budget_tokens or self._full_fits:
             return full
         linked = link(self.schema, question, max_tables=self.config.max_linked_tables)
-        parts: list[str] = []
-        used = 0
-        for key in linked.tables:
-            table = self.schema.table(key)
-            text = self._table_text(table, None)
-            cost = self.count_tokens(text)
-            if used + cost > self.config.budget_tokens:
-                text = self._table_text(table, linked.columns.get(key, frozenset()))
-                cost = self.count_tokens(text)
-                if used + cost > self.config.budget_tokens:
+        cols = {k: set(linked.columns.get(k, ())) for k in linked.tables}
+        budget, used = self.config.budget_tokens, 0
+        shown: dict[t.Any, str] = {}
+        if self.config.layout == "whole_first":
+            for key in linked.tables:
+                for columns in (None, cols[key]):
+                    text = self._table_text(self.schema.table(key), columns)
+                    cost = self.count_tokens(text)
+                    if used + cost <= budget:
+                        shown[key], used = text, used + cost
+                        break
+            return "\n\n".join(shown.values())
+        chosen = set(linked.tables)
+        for j in self._joins:  # the columns that join two shown tables come with them
+            if j.from_table in chosen and j.to_table in chosen:
+                cols[j.from_table].update(j.from_columns)
+                cols[j.to_table].update(j.to_columns)
+        forms: tuple[dict[str, t.Any], ...] = ({"docs": False, "max_values": BARE_VALUES}, {}, {"whole": True})
+        for level, form in enumerate(forms):
+            for key in linked.tables:
+                if level and key not in shown:
                     continue
-            parts.append(text)
-            used += cost
-        return "\n\n".join(parts)
+                whole = form.get("whole", False)
+                opts = {k: v for k, v in form.items() if k != "whole"}
+                text = self._table_text(self.schema.table(key), None if whole else cols[key], **opts)
+                cost = self.count_tokens(text) - (self.count_tokens(shown[key]) if key in shown else 0)
+                if used + cost <= budget:
+                    shown[key], used = text, used + cost
+        return "\n\n".join(shown[k] for k in linked.tables if k in shown)
 
     def glossary_text(self, question: str) -> str:
         if not self.config.glossary or not self.schema.glossary:
@@ -162,9 +190,10 @@ class PromptBuilder:
     def _joins(self) -> tuple[t.Any, ...]:
         return self.schema.joins
 
-    def _table_text(self, table: t.Any, columns: t.Collection[str] | None) -> str:
-        return render_table_text(self.schema, table, columns, self._joins, docs=self.config.docs,
-                                 values=self.config.values)
+    def _table_text(self, table: t.Any, columns: t.Collection[str] | None, docs: bool = True,
+                    max_values: int = MAX_VALUES) -> str:
+        return render_table_text(self.schema, table, columns, self._joins, docs=self.config.docs and docs,
+                                 values=self.config.values, max_values=max_values)
 
     @functools.cached_property
     def _full_fits(self) -> bool:

@@ -30,8 +30,10 @@ MAX_DOC = 90
 
 
 def render_table_text(schema: Schema, table: Table, columns: t.Collection[str] | None = None,
-                      joins: t.Sequence[Join] = (), *, docs: bool = True, values: bool = True) -> str:
-    """One table as ``CREATE TABLE`` text; ``columns`` limits which columns are shown."""
+                      joins: t.Sequence[Join] = (), *, docs: bool = True, values: bool = True,
+                      max_values: int = MAX_VALUES) -> str:
+    """One table as ``CREATE TABLE`` text; ``columns`` limits which columns are shown, ``docs=False``
+    leaves out descriptions and ``max_values`` caps each code list."""
     name = render_table(table.key, "duckdb", schema.default_schema)
     head = []
     if docs and table.doc:
@@ -42,7 +44,8 @@ def render_table_text(schema: Schema, table: Table, columns: t.Collection[str] |
     lines.append(f"CREATE TABLE {name} (")
     refs = {j.from_columns[0]: j for j in joins if j.from_table == table.key and len(j.from_columns) == 1}
     shown = [c for c in table.columns if columns is None or c.name in columns or c.primary_key]
-    body = [_column_line(schema, c, refs.get(c.name), docs=docs, values=values) for c in shown]
+    body = [_column_line(schema, c, refs.get(c.name), docs=docs, values=values, max_values=max_values)
+            for c in shown]
     for i, line in enumerate(body):
         code, _, comment = line.partition(" -- ")
         sep = "," if i < len(body) - 1 else ""
@@ -51,7 +54,8 @@ def render_table_text(schema: Schema, table: Table, columns: t.Collection[str] |
     return "\n".join(lines)
 
 
-def _column_line(schema: Schema, col: Column, ref: Join | None, *, docs: bool, values: bool) -> str:
+def _column_line(schema: Schema, col: Column, ref: Join | None, *, docs: bool, values: bool,
+                 max_values: int = MAX_VALUES) -> str:
     parts = [render_identifier(col.name), col.raw_type]
     if col.primary_key:
         parts.append("PRIMARY KEY")
@@ -63,8 +67,8 @@ def _column_line(schema: Schema, col: Column, ref: Join | None, *, docs: bool, v
         notes.append(_short(col.doc))
     prof = col.profile
     if values and prof is not None and prof.values is not None and not col.masked:
-        vals = prof.values[:MAX_VALUES]
-        more = "" if len(prof.values) <= MAX_VALUES else f", … ({len(prof.values)} in all)"
+        vals = prof.values[:max_values]
+        more = "" if len(prof.values) <= max_values else f", … ({len(prof.values)} in all)"
         notes.append("values: " + ", ".join(_literal(v) for v in vals) + more)
     code = " ".join(parts)
     return f"{code} -- {'; '.join(notes)}" if notes else code

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from sqltune import atomic
 from sqltune.errors import ConfigError, MissingArtifactError
+from sqltune.prompt.builder import PROMPT_VERSION
 from sqltune.schema import Schema
 from sqltune.tune.artifact import read_meta, save_adapter
 from sqltune.tune.config import TuneConfig
@@ -104,8 +105,9 @@ class TuneOutcome:
 
 
 #: The version of how items become training text (prompts, targets); a change retrains finished adapters.
-#: 2: schema facts have their own prompt (``PromptBuilder.fact_prompt``).
-TRAINING_FORMAT = "2"
+#: 2: schema facts have their own prompt (``PromptBuilder.fact_prompt``). From 3 on, with the prompt's
+#: version (:data:`sqltune.prompt.builder.PROMPT_VERSION`).
+TRAINING_FORMAT = f"3+prompt{PROMPT_VERSION}"
 
 
 def run_key(base_model: str, config: TuneConfig, items: t.Sequence[Item]) -> dict[str, str]:

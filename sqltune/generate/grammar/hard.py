@@ -359,7 +359,7 @@ def _dated_table(ti: TableInfo) -> bool:
 def group_rate(d: Draft) -> Built | None:
     """Per group, the percentage of rows (or of a measure's total) that meet a condition."""
     ti = d.pick_table(lambda ti: ti.rows > 10)
-    g = group_col(d, ti) if ti else None
+    g = group_col(d, ti, pred=lambda c: c.role in ("category", "flag")) if ti else None  # not a name: 0% or 100%
     if ti is None or g is None:
         return None
     part = add_conds(d, ti, None, ti, 1, exclude=[g], roles=("category", "flag", "measure", "date", "masked"))
