@@ -31,7 +31,8 @@ from sqltune.sandbox import Sandbox
 from sqltune.schema import Schema
 
 #: Bump when a change alters what a seed produces (it is part of the resume key and the header).
-GENERATOR_VERSION = 2
+#: 2: rates per group, two years side by side, gaps between years; no ROUND. 3: rates per category only.
+GENERATOR_VERSION = 3
 
 
 class Paraphraser(t.Protocol):
