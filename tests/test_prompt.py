@@ -56,6 +56,10 @@ def test_a_tight_budget_shows_every_linked_table_bare_before_any_whole(cpg) -> N
     assert len(shown) >= 5
     header = text[text.index('CREATE TABLE sales."OrderHeader"'):].split("\n);")[0]
     assert '"SHIP_TO_STORE"' in header and '"OrderId"' in header, "the columns that join shown tables come along"
+    before = PromptBuilder(cpg, config=PromptConfig(budget_tokens=600, layout="whole_first")).schema_text(q)
+    assert len(re.findall(r"CREATE TABLE (\S+) \(", before)) < len(shown)  # version 1, kept as the baseline
+    with pytest.raises(ConfigError, match="Did you mean 'bare_first'"):
+        PromptConfig(layout="bare_frist")
     # with room to spare, the top-ranked tables are shown whole, descriptions and all
     roomy = PromptBuilder(cpg, config=PromptConfig(budget_tokens=2500)).schema_text(q)
     top = cpg.table(link(cpg, q, max_tables=8).tables[0])
