@@ -2,15 +2,16 @@
 
 When a schema does not fit the prompt's budget, :class:`sqltune.prompt.PromptBuilder` links tables
 and columns to the question and fills the budget with them. How it fills it is the ``layout``
-(:data:`sqltune.prompt.builder.LAYOUTS`): ``whole_first`` (the baseline, prompt version 1) puts each
+(:data:`sqltune.prompt.builder.LAYOUTS`): ``whole_first`` (the default and the baseline) puts each
 linked table in whole, in rank order, so a large first table can crowd out the rest; ``bare_first``
-(the default) first puts every linked table in with only its linked and join columns, no
-descriptions and short code lists, then enlarges them in rank order while the budget allows.
+first puts every linked table in with only its linked and join columns, no descriptions and short
+code lists, then enlarges them in rank order while the budget allows.
 
 For every hand-written evalset case this counts, per layout, whether the schema text shows every
 table the gold SQL reads (CTE names aside) and how many of the gold SQL's schema columns it shows,
 by tier; and the schema tokens spent. No model runs: only its tokenizer counts the budget. What a
-model makes of the text is measured by EX (``benchmarks/results/main_job-*``).
+model makes of the text is measured by EX: showing more tables is not better for a small model
+(``benchmarks/results/main_job-cpg-full-bare-first.md``).
 
 Run: ``python benchmarks/prompt_linking_bench.py`` (seconds; ``--budget 600 --evalsets cpg,biotech``).
 Prints a table and writes ``benchmarks/results/prompt_linking.json`` and ``prompt_linking.md``.
@@ -116,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     model_name = args.model or DEFAULT_MODEL
     tokenizer = tokenizer_for(model_name)
     rows = [measure(name, tokenizer, args.budget, layout)
-            for name in [e for e in args.evalsets.split(",") if e] for layout in reversed(LAYOUTS)]
+            for name in [e for e in args.evalsets.split(",") if e] for layout in LAYOUTS]
     for r in rows:
         base = next(b for b in rows if b["evalset"] == r["evalset"] and b["layout"] == "whole_first")
         r["all_tables_ratio_vs_baseline"] = (round(r["all_tables.overall"] / base["all_tables.overall"], 2)
@@ -137,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     md = [f"# Linked prompts: what the gold SQL needs, shown within {args.budget} schema tokens", "",
           f"{time.strftime('%Y-%m-%d')}, `{doc['command']}`, tokenizer of `{model_name}`. \"all tables\": "
           "cases whose schema text shows every table the gold SQL reads; \"columns\": the gold SQL's columns "
-          "shown. Baseline: `whole_first` (prompt version 1).", "", table, ""]
+          "shown. Baseline: `whole_first` (the default layout).", "", table, ""]
     atomic.write_text(out.with_suffix(".md"), "\n".join(md))
     print(f"wrote {out} and {out.with_suffix('.md')}")
     return 0

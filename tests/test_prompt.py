@@ -41,13 +41,13 @@ def test_budget_is_respected_and_linking_keeps_what_matters(cpg) -> None:  # typ
     assert "CREATE TABLE supply.carrier" not in text
 
 
-def test_a_tight_budget_shows_every_linked_table_bare_before_any_whole(cpg) -> None:  # type: ignore[no-untyped-def]
+def test_bare_first_shows_every_linked_table_bare_before_any_whole(cpg) -> None:  # type: ignore[no-untyped-def]
     import re
 
     q = "Total order line amount converted to USD with the month's FX rate, per sales region of the store"
     tables = [str(k) for k in link(cpg, q, max_tables=8).tables]
     assert {"sales.ORDER_LINE", "sales.OrderHeader", "main.FX_RATE", "sales.store"} <= set(tables)
-    tight = PromptBuilder(cpg, config=PromptConfig(budget_tokens=600))
+    tight = PromptBuilder(cpg, config=PromptConfig(budget_tokens=600, layout="bare_first"))
     text = tight.schema_text(q)
     assert tight.count_tokens(text) <= 600
     shown = re.findall(r"CREATE TABLE (\S+) \(", text)
@@ -56,12 +56,12 @@ def test_a_tight_budget_shows_every_linked_table_bare_before_any_whole(cpg) -> N
     assert len(shown) >= 5
     header = text[text.index('CREATE TABLE sales."OrderHeader"'):].split("\n);")[0]
     assert '"SHIP_TO_STORE"' in header and '"OrderId"' in header, "the columns that join shown tables come along"
-    before = PromptBuilder(cpg, config=PromptConfig(budget_tokens=600, layout="whole_first")).schema_text(q)
-    assert len(re.findall(r"CREATE TABLE (\S+) \(", before)) < len(shown)  # version 1, kept as the baseline
+    default = PromptBuilder(cpg, config=PromptConfig(budget_tokens=600)).schema_text(q)  # whole_first
+    assert len(re.findall(r"CREATE TABLE (\S+) \(", default)) < len(shown)
     with pytest.raises(ConfigError, match="Did you mean 'bare_first'"):
         PromptConfig(layout="bare_frist")
     # with room to spare, the top-ranked tables are shown whole, descriptions and all
-    roomy = PromptBuilder(cpg, config=PromptConfig(budget_tokens=2500)).schema_text(q)
+    roomy = PromptBuilder(cpg, config=PromptConfig(budget_tokens=2500, layout="bare_first")).schema_text(q)
     top = cpg.table(link(cpg, q, max_tables=8).tables[0])
     block = roomy[roomy.index("CREATE TABLE"):].split("\n);")[0]
     assert all(f'"{c.name}"' in block or f" {c.name} " in block for c in top.columns), block

@@ -105,9 +105,9 @@ class TuneOutcome:
 
 
 #: The version of how items become training text (prompts, targets); a change retrains finished adapters.
-#: 2: schema facts have their own prompt (``PromptBuilder.fact_prompt``). From 3 on, with the prompt's
-#: version (:data:`sqltune.prompt.builder.PROMPT_VERSION`).
-TRAINING_FORMAT = f"3+prompt{PROMPT_VERSION}"
+#: 2: schema facts have their own prompt (``PromptBuilder.fact_prompt``). A prompt version other than 1
+#: (:data:`sqltune.prompt.builder.PROMPT_VERSION`) is appended.
+TRAINING_FORMAT = "2" + (f"+prompt{PROMPT_VERSION}" if PROMPT_VERSION != "1" else "")
 
 
 def run_key(base_model: str, config: TuneConfig, items: t.Sequence[Item]) -> dict[str, str]:
