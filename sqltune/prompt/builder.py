@@ -115,14 +115,12 @@ class PromptBuilder:
             if j.from_table in chosen and j.to_table in chosen:
                 cols[j.from_table].update(j.from_columns)
                 cols[j.to_table].update(j.to_columns)
-        forms: tuple[dict[str, t.Any], ...] = ({"docs": False, "max_values": BARE_VALUES}, {}, {"whole": True})
-        for level, form in enumerate(forms):
+        forms = ((False, False, BARE_VALUES), (False, True, MAX_VALUES), (True, True, MAX_VALUES))  # whole, docs, codes
+        for level, (whole, docs, codes) in enumerate(forms):
             for key in linked.tables:
                 if level and key not in shown:
                     continue
-                whole = form.get("whole", False)
-                opts = {k: v for k, v in form.items() if k != "whole"}
-                text = self._table_text(self.schema.table(key), None if whole else cols[key], **opts)
+                text = self._table_text(self.schema.table(key), None if whole else cols[key], docs, codes)
                 cost = self.count_tokens(text) - (self.count_tokens(shown[key]) if key in shown else 0)
                 if used + cost <= budget:
                     shown[key], used = text, used + cost

@@ -34,7 +34,7 @@ class Item:
     target: str
     kind: str = "pair"  # "pair" | "fact"
     split: str = "train"  # a pair's generation split; only "train" pairs are trained on
-    tag: str = ""  # a fact's kind (table_columns, join, codes, ...)
+    tag: str = ""  # a fact's kind (table_columns, join, codes, ...); a generated pair's tier/production
 
 
 @dataclass(frozen=True)
