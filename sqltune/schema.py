@@ -155,6 +155,26 @@ class GlossaryTerm:
 
 
 @dataclass(frozen=True)
+class Metric:
+    """A business metric the data team defined once (the dictionary's ``metrics``): an aggregate
+    ``expr`` over the tables of ``source`` (a FROM clause with its joins), rows kept by ``where``,
+    dated by the ``time`` column. The SQL text is canonical: every identifier as the database spells
+    it, quoted where needed (see :mod:`sqltune.introspect.metrics`)."""
+
+    name: str
+    expr: str
+    source: str
+    where: str = ""
+    time: str = ""
+    description: str = ""
+    synonyms: tuple[str, ...] = ()
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return (self.name, *self.synonyms)
+
+
+@dataclass(frozen=True)
 class Schema:
     """A whole database's snapshot."""
 
@@ -164,6 +184,7 @@ class Schema:
     default_schema: str | None = None
     joins: tuple[Join, ...] = ()
     glossary: tuple[GlossaryTerm, ...] = ()
+    metrics: tuple[Metric, ...] = ()
     source_url: str | None = None
     execution_db: str | None = None
     sample_version: int | None = None
@@ -212,9 +233,19 @@ class Schema:
         """Hash of every categorical column's value domain."""
         return _sha(domains_of(self))
 
+    def docs_hash(self) -> str:
+        """Hash of what the data team wrote about the schema: comments, descriptions, glossary and
+        metrics. Prompts show them, so a cached answer or a tuned adapter is stale when it changes."""
+        docs = [[str(tb.key), tb.comment, tb.description, [[c.name, c.comment, c.description] for c in tb.columns]]
+                for tb in sorted(self.tables, key=lambda x: str(x.key))]
+        return _sha([docs, [dataclasses.astuple(g) for g in self.glossary],
+                     [dataclasses.astuple(m) for m in self.metrics]])
+
     # ----------------------------------------------------------- serialisation
     def to_dict(self) -> dict[str, t.Any]:
         d = dataclasses.asdict(self)
+        if not self.metrics:
+            del d["metrics"]  # snapshots without metrics stay as they were before metrics existed
         d["fingerprint"] = self.fingerprint()
         d["domain_hash"] = self.domain_hash()
         return d
@@ -313,6 +344,8 @@ _FIELD_TYPES: dict[tuple[str, str], tuple[str, t.Any]] = {
     ("Schema", "tables"): ("many", Table),
     ("Schema", "joins"): ("many", Join),
     ("Schema", "glossary"): ("many", GlossaryTerm),
+    ("Schema", "metrics"): ("many", Metric),
+    ("Metric", "synonyms"): ("values", None),
     ("Table", "columns"): ("many", Column),
     ("Column", "profile"): ("one", ColumnProfile),
     ("Join", "from_table"): ("key", None),

@@ -141,6 +141,8 @@ def test_every_production_parses_and_runs(which: str, request: pytest.FixtureReq
         cov.register_catalog(cat)
         failures = []
         for prod in PRODUCTIONS:
+            if prod.name.startswith("metric_") and not schema.metrics:
+                continue  # metric productions need the dictionary's metrics (cpg has them)
             rng, ran = random.Random(prod.name), 0
             for _ in range(40):
                 built = prod.build(Draft(cat, rng, cov))

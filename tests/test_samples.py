@@ -391,7 +391,8 @@ def test_comments_and_dictionary_cover_everything(cons: dict, name: str) -> None
     commented_cols = sum(bool(c) for c in cols.values())
     assert 0.15 * len(cols) <= commented_cols < len(cols)
     d = samples.dictionary(name)
-    assert set(d) == {"tables", "glossary"}, "sqltune.introspect.dictionary accepts only these keys"
+    assert {"tables", "glossary"} <= set(d) <= {"tables", "glossary", "metrics"}, \
+        "sqltune.introspect.dictionary accepts only these keys"
     assert set(d["tables"]) == set(table_comments), "dictionary tables must match the database exactly"
     for table, entry in d["tables"].items():
         assert set(entry) == {"description", "columns"}
@@ -404,6 +405,10 @@ def test_comments_and_dictionary_cover_everything(cons: dict, name: str) -> None
     assert len(d["glossary"]) >= 10
     for g in d["glossary"]:
         assert set(g) == {"term", "means"} and g["term"] and g["means"]
+    for m in d.get("metrics", []):  # each metric computes a positive total on the sample's data
+        sql = f"SELECT {m['expr']} FROM {m['from']}" + (f" WHERE {m['where']}" if m.get("where") else "")
+        value = con.execute(sql).fetchone()[0]
+        assert value is not None and value > 0, m["name"]
 
 
 @pytest.mark.parametrize("name", NAMES)

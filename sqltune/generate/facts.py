@@ -1,7 +1,7 @@
 """Schema facts: short ``{id, prompt, target}`` items that state the schema itself.
 
 Which table holds a concept, the columns of a table, how two tables join, the codes a column
-takes and what they mean, and the glossary. Identifiers in targets are written exactly as SQL
+takes and what they mean, the glossary, and the SQL of each dictionary metric. Identifiers in targets are written exactly as SQL
 must write them. Masked columns are named but their values never appear.
 
 >>> from sqltune.schema import Column, ColumnProfile, Schema, Table
@@ -49,6 +49,10 @@ def facts(cat: Catalog) -> tuple[Fact, ...]:
         out.append(_fact("join", f"How does {src} join {dst}?", on))
     for g in cat.schema.glossary:
         out.append(_fact("glossary", f"In this database, what does '{g.term}' mean?", g.means))
+    for m in cat.schema.metrics:
+        sql = f"SELECT {m.expr} FROM {m.source}" + (f" WHERE {m.where}" if m.where else "")
+        for name in m.names:
+            out.append(_fact("metric", f"Which SQL computes {name}?", sql))
     seen: set[str] = set()
     unique = []
     for f in out:

@@ -305,6 +305,8 @@ def _slots(m: Meaning, style: str, v: int) -> dict[str, t.Any]:
     else:
         word = _AGG[func] if not (dates and func in ("min", "max")) else ("earliest" if func == "min" else "latest")
         met = f"{word} {M} of {S}" if style != "terse" else f"{word} {M}, {S}"
+    if s_.get("metric"):  # a dictionary metric is asked for by its name or a synonym
+        met = s_["metric"][v % len(s_["metric"])]
     out: dict[str, t.Any] = {
         "S": S, "s": s, "W": ph.where(conds, style, v), "F": ph.join_words(fields) if fields else "",
         "f": ph.column(field, style, v) if field is not None else (fields[0] if fields else ""),

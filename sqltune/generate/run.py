@@ -32,7 +32,8 @@ from sqltune.schema import Schema
 
 #: Bump when a change alters what a seed produces (it is part of the resume key and the header).
 #: 2: rates per group, two years side by side, gaps between years; no ROUND. 3: rates per category only.
-GENERATOR_VERSION = 3
+#: 4: the data dictionary's metrics (grammar/metric.py) and their facts.
+GENERATOR_VERSION = 4
 
 
 class Paraphraser(t.Protocol):
@@ -151,7 +152,8 @@ def _emit(progress: t.Callable[[ProgressEvent], None] | None, i: int, chunks: in
 
 
 def _run_key(schema: Schema, cfg: GenerateConfig, seed: int, n: int) -> str:
-    blob = json.dumps([GENERATOR_VERSION, schema.fingerprint(), schema.domain_hash(), cfg.to_dict(), seed, n],
+    blob = json.dumps([GENERATOR_VERSION, schema.fingerprint(), schema.domain_hash(), schema.docs_hash(), cfg.to_dict(),
+                       seed, n],
                       sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 

@@ -9,6 +9,10 @@ A dictionary is YAML::
           CHNL_CD: Sales channel code (ECOM online, DTC direct to consumer, WHSL wholesale).
     glossary:
       - {term: online sales, means: "sales.OrderHeader.CHNL_CD = 'ECOM'"}
+    metrics:
+      - {name: net sales, expr: sum(l.LINE_AMT), from: sales.ORDER_LINE l, time: l.OrderDate}
+
+(``metrics``: see :mod:`sqltune.introspect.metrics`.)
 
 Names are exact (case included); a name that matches nothing is an error with a did-you-mean,
 so a typo never silently drops a description.
@@ -23,6 +27,7 @@ from pathlib import Path
 import yaml
 
 from sqltune.errors import ConfigError, NotFoundError, SqltuneError
+from sqltune.introspect.metrics import resolve_metric
 from sqltune.schema import GlossaryTerm, Schema, Table
 
 
@@ -36,9 +41,10 @@ def load_dictionary(path: str | Path) -> dict[str, t.Any]:
         raise ConfigError(f"Dictionary file {p} is not valid YAML: {str(e).splitlines()[0]}") from None
     if not isinstance(data, dict):
         raise ConfigError(f"Dictionary file {p}: expected a mapping with 'tables' and 'glossary'.")
-    unknown = set(data) - {"tables", "glossary"}
+    unknown = set(data) - {"tables", "glossary", "metrics"}
     if unknown:
-        raise ConfigError(f"Dictionary file {p}: unknown key {sorted(unknown)[0]!r} (expected 'tables', 'glossary').")
+        raise ConfigError(f"Dictionary file {p}: unknown key {sorted(unknown)[0]!r} "
+                          f"(expected 'tables', 'glossary', 'metrics').")
     return data
 
 
@@ -56,7 +62,15 @@ def apply_dictionary(schema: Schema, data: dict[str, t.Any], where: str = "dicti
         if not isinstance(item, dict) or set(item) != {"term", "means"}:
             raise ConfigError(f"{where}: glossary entry {i + 1} must have exactly 'term' and 'means'.")
         glossary.append(GlossaryTerm(str(item["term"]), str(item["means"])))
-    return replace(schema, tables=tuple(tables[tb.key] for tb in schema.tables), glossary=tuple(glossary))
+    entries = data.get("metrics") or []
+    if not isinstance(entries, list):
+        raise ConfigError(f"{where}: 'metrics' must be a list of metric definitions.")
+    metrics = {m.name.lower(): m for m in schema.metrics}
+    for i, item in enumerate(entries):
+        m = resolve_metric(schema, item, f"{where}: metrics entry {i + 1}")
+        metrics[m.name.lower()] = m
+    return replace(schema, tables=tuple(tables[tb.key] for tb in schema.tables), glossary=tuple(glossary),
+                   metrics=tuple(metrics.values()))
 
 
 def _apply_table(table: Table, entry: t.Any, where: str) -> Table:

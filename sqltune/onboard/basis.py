@@ -67,16 +67,23 @@ def signatures(schema: Schema, *, data: bool = True, timeout_s: float = 120.0,
     With ``data``, every table of ``schema.execution_db`` is hashed in the sandbox; a table that
     cannot be hashed in ``timeout_s`` gets ``rows:<row_count>`` as its data hash instead.
     """
+    from sqltune.introspect.metrics import metric_tables
+
+    uses: dict[str, list[t.Any]] = {}  # the dictionary metrics over each table are part of its docs
+    for m in schema.metrics:
+        for _, tb in metric_tables(schema, m):
+            uses.setdefault(str(tb.key), []).append(asdict(m))
     out: dict[str, TableSignature] = {}
     for tb in schema.tables:
         key = str(tb.key)
         joins = sorted([str(j), j.source] for j in schema.joins if key in (str(j.from_table), str(j.to_table)))
+        docs = _docs(tb) + ([uses[key]] if key in uses else [])
         digest, rows = "", tb.row_count
         if data and schema.execution_db:
             if progress is not None:
                 progress(f"hash {key}")
             digest, rows = _data_hash(schema, tb, timeout_s)
-        out[key] = TableSignature(_sha(_structure(tb)), _sha(_values(tb)), _sha(joins), _sha(_docs(tb)), digest, rows)
+        out[key] = TableSignature(_sha(_structure(tb)), _sha(_values(tb)), _sha(joins), _sha(docs), digest, rows)
     return out
 
 

@@ -127,11 +127,17 @@ class PromptBuilder:
         return "\n\n".join(shown[k] for k in linked.tables if k in shown)
 
     def glossary_text(self, question: str) -> str:
-        if not self.config.glossary or not self.schema.glossary:
+        """The glossary terms and metrics the question names; a metric shows the SQL that computes it."""
+        if not self.config.glossary or not (self.schema.glossary or self.schema.metrics):
             return ""
+        from sqltune.introspect.metrics import metric_text, metrics_in
+
+        metrics = metrics_in(self.schema, question)
+        named = {n.lower() for m in metrics for n in m.names}
         q = f" {question.lower()} "
-        hits = [g for g in self.schema.glossary if f" {g.term.lower()}" in q or f"{g.term.lower()} " in q]
-        return "\n".join(f"- {g.term}: {g.means}" for g in hits)
+        hits = [g for g in self.schema.glossary if (f" {g.term.lower()}" in q or f"{g.term.lower()} " in q)
+                and g.term.lower() not in named]
+        return "\n".join([f"- {metric_text(m)}" for m in metrics] + [f"- {g.term}: {g.means}" for g in hits])
 
     def user(self, question: str, examples: t.Sequence[tuple[str, str]] = ()) -> str:
         """The user turn; ``examples`` are (question, SQL) pairs shown before the question (few-shot)."""

@@ -25,6 +25,7 @@ import typing as t
 from dataclasses import dataclass
 
 from sqltune.introspect.joins import word_match, tokens
+from sqltune.introspect.metrics import metric_columns, metrics_in
 from sqltune.schema import Schema, TableKey
 
 _STOP = set("""a an the of to in on for by with and or is are was were be been what which who whom how many much
@@ -78,6 +79,10 @@ def link(schema: Schema, question: str, *, max_tables: int = 8) -> Linked:
                 if tb.name in term.means or hit:
                     scores[tb.key] += 4.0
                     columns[tb.key].update(hit)
+    for metric in metrics_in(schema, question):
+        for key, names in metric_columns(schema, metric).items():
+            scores[key] += 6.0
+            columns[key].update(names)
     ranked = sorted((k for k, v in scores.items() if v > 0), key=lambda k: (-scores[k], str(k)))
     chosen = ranked[:max_tables] or [tb.key for tb in schema.tables][:max_tables]
     chosen = _close_over_joins(schema, chosen)

@@ -110,10 +110,15 @@ class TuneOutcome:
 TRAINING_FORMAT = "2" + (f"+prompt{PROMPT_VERSION}" if PROMPT_VERSION != "1" else "")
 
 
-def run_key(base_model: str, config: TuneConfig, items: t.Sequence[Item]) -> dict[str, str]:
-    """What makes two runs the same run: base model, config, data and the training format."""
-    return {"base_model": base_model, "config_digest": config.digest(), "data_hash": items_digest(items),
-            "training_format": TRAINING_FORMAT}
+def run_key(base_model: str, config: TuneConfig, items: t.Sequence[Item], schema: Schema | None = None
+            ) -> dict[str, str]:
+    """What makes two runs the same run: base model, config, data, the training format and, where
+    prompts show the schema text, what the data dictionary says (:meth:`Schema.docs_hash`)."""
+    key = {"base_model": base_model, "config_digest": config.digest(), "data_hash": items_digest(items),
+           "training_format": TRAINING_FORMAT}
+    if schema is not None and config.prompt_mode == "schema":
+        key["schema_docs"] = schema.docs_hash()
+    return key
 
 
 def finished(folder: str | Path, key: t.Mapping[str, str]) -> TuneOutcome | None:
@@ -153,7 +158,7 @@ def tune_items(model: t.Any, items: t.Sequence[Item], schema: Schema, config: Tu
         raise ConfigError("Nothing to train on: no pairs or facts were given.")
     folder = Path(folder)
     name = base_name or (model if isinstance(model, str) else getattr(model, "name", type(model).__name__))
-    key = run_key(str(name), config, items)
+    key = run_key(str(name), config, items, schema)
     if resume:
         done = finished(folder, key)
         if done is not None:

@@ -11,7 +11,7 @@ True
 
 from __future__ import annotations
 
-from sqltune.generate.grammar import easy, hard, medium  # noqa: F401  (registration)
+from sqltune.generate.grammar import easy, hard, medium, metric  # noqa: F401  (registration)
 from sqltune.generate.grammar.common import REGISTRY, Production
 
 PRODUCTIONS: tuple[Production, ...] = tuple(REGISTRY)
