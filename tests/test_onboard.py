@@ -222,6 +222,24 @@ def test_drift_regenerates_only_changed_tables(tmp_path: Path, monkeypatch: pyte
     assert all(after[i] == p for i, p in new.items() if "sales.order_line" not in p.tables)
 
 
+def test_a_changed_metric_regenerates_the_pairs_of_its_tables(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _home(tmp_path, monkeypatch)
+    db = _duckdb(tmp_path / "shop.duckdb")
+    metric = {"name": "booked sales", "expr": "sum(l.qty * l.amount)", "time": "h.OrderDate",
+              "from": "sales.order_line l JOIN sales.OrderHeader h ON h.OrderId = l.OrderId"}
+    first = onboard(db, "shop", n=100, draft_per_tier=1, dictionary={"metrics": [metric]})
+    old = [p for p in _pairs(first.folder).values() if "booked sales" in p.question.lower()]
+    assert old
+    assert onboard(db, "shop", n=100, draft_per_tier=1, dictionary={"metrics": [metric]}).regenerated == "none"
+    metric["where"] = "h.STATUS <> 'CANCELLED'"  # finance now leaves cancelled orders out
+    res = onboard(db, "shop", n=100, draft_per_tier=1, dictionary={"metrics": [metric]})
+    assert res.regenerated == "changed"
+    assert res.changed_tables == {"sales.OrderHeader": ("docs",), "sales.order_line": ("docs",)}
+    now = _pairs(res.folder).values()
+    assert res.new_pairs > 0 and not {p.sql for p in old} & {p.sql for p in now}, "no pair keeps the old definition"
+    assert all("<> 'CANCELLED'" in p.sql for p in now if "booked sales" in p.question.lower())
+
+
 def test_interrupted_generation_resumes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     _home(tmp_path, monkeypatch)
     db = _duckdb(tmp_path / "shop.duckdb")

@@ -9,6 +9,7 @@ import pytest
 from sqltune.introspect import introspect
 from sqltune.prompt import PromptBuilder, PromptConfig, link
 from sqltune.errors import ConfigError
+from sqltune.schema import GlossaryTerm
 
 
 @pytest.fixture(scope="module")
@@ -66,6 +67,23 @@ def test_bare_first_shows_every_linked_table_bare_before_any_whole(cpg) -> None:
     block = roomy[roomy.index("CREATE TABLE"):].split("\n);")[0]
     assert all(f'"{c.name}"' in block or f" {c.name} " in block for c in top.columns), block
     assert " -- " in block
+
+
+def test_a_named_metric_brings_its_sql_and_its_tables(cpg) -> None:  # type: ignore[no-untyped-def]
+    from dataclasses import replace
+
+    q = "What was our revenue in USD in 2024 by geographic region?"
+    b = PromptBuilder(cpg, config=PromptConfig(budget_tokens=600))
+    gloss = b.glossary_text(q)
+    assert gloss.startswith('- revenue = SELECT SUM(l."LINE_AMT" * fx."USD_PER_CCY") FROM sales."ORDER_LINE" AS l')
+    assert "DATE_TRUNC('MONTH', h.\"OrderDate\")" in gloss
+    assert {"sales.ORDER_LINE", "sales.OrderHeader", "main.FX_RATE"} <= {str(k) for k in link(cpg, q).tables}
+    plain = replace(cpg, metrics=())
+    assert "SELECT" not in PromptBuilder(plain, config=PromptConfig(budget_tokens=600)).glossary_text(q)
+    # a glossary term the metric also defines is shown once, as the metric
+    worded = replace(cpg, glossary=cpg.glossary + (GlossaryTerm("revenue", "net sales in USD"),))
+    text = PromptBuilder(worded, config=PromptConfig(budget_tokens=600)).glossary_text(q)
+    assert "- revenue = SELECT" in text and "- revenue: net sales in USD" not in text
 
 
 def test_linking_closes_over_join_paths(cpg) -> None:  # type: ignore[no-untyped-def]
