@@ -255,13 +255,15 @@ def _predict(schema: Schema, ev: Evalset, model: t.Any, adapter: str | None, con
 
 
 def _key(model_name: str, adapter: str | None, ev: Evalset, config: EvalConfig, schema: Schema) -> str:
-    from sqltune.prompt.builder import PROMPT_VERSION
+    from sqltune.prompt.builder import METRIC_PROMPT_VERSION, PROMPT_VERSION
 
     key = {"model": model_name, "adapter": str(adapter or ""), "adapter_state": _state(adapter), "evalset": ev.name,
            "version": ev.version, "cases": [c.id for c in ev.cases], "config": config.key_dict(),
            "schema": schema.fingerprint(), "schema_docs": schema.docs_hash()}
     if PROMPT_VERSION != "1":  # keys made before prompt versions existed stay valid
         key["prompt"] = PROMPT_VERSION
+    if schema.metrics:
+        key["metric_prompt"] = METRIC_PROMPT_VERSION
     return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:12]
 
 

@@ -80,6 +80,15 @@ def test_a_named_metric_brings_its_sql_and_its_tables(cpg) -> None:  # type: ign
     assert {"sales.ORDER_LINE", "sales.OrderHeader", "main.FX_RATE"} <= {str(k) for k in link(cpg, q).tables}
     plain = replace(cpg, metrics=())
     assert "SELECT" not in PromptBuilder(plain, config=PromptConfig(budget_tokens=600)).glossary_text(q)
+    # the joins from the metric's tables to the table the question breaks it down by, through keys
+    # every order has (the store it ships to), ready to append; none with metric_joins=0
+    path = ('- revenue by mdm.geo_country: JOIN sales.store AS s ON h."SHIP_TO_STORE" = s."STORE_ID" '
+            'JOIN mdm.geo_country AS gc ON s."CTRY_CD" = gc."CTRY_CD"')
+    assert path in gloss.splitlines()
+    assert "- revenue by sales.store:" not in gloss  # a table on the way is not repeated
+    brand = b.glossary_text("Revenue by brand in 2024")
+    assert 'JOIN mdm."SKU" AS s ON l."SKU_NBR" = s."SKU_NBR" JOIN mdm."BRAND" AS b' in brand  # not via promotions
+    assert "- revenue by" not in PromptBuilder(cpg, config=PromptConfig(metric_joins=0)).glossary_text(q)
     # a glossary term the metric also defines is shown once, as the metric
     worded = replace(cpg, glossary=cpg.glossary + (GlossaryTerm("revenue", "net sales in USD"),))
     text = PromptBuilder(worded, config=PromptConfig(budget_tokens=600)).glossary_text(q)

@@ -228,3 +228,68 @@ def metric_text(metric: Metric) -> str:
     sql = f"SELECT {metric.expr} FROM {metric.source}" + (f" WHERE {metric.where}" if metric.where else "")
     text = f"{metric.name} = {sql}" + (f" (date: {metric.time})" if metric.time else "")
     return text + (f"; {metric.description}" if metric.description else "")
+
+
+def dimension_joins(schema: Schema, metric: Metric, target: t.Any, max_hops: int = 2) -> str | None:
+    """The JOIN clauses that reach table ``target`` from ``metric``'s tables, following keys from the
+    many side to the one side only (so the metric's rows are not multiplied), or ``None`` when no
+    such path of at most ``max_hops`` joins exists. Aliases continue the metric's own.
+
+    >>> from sqltune.schema import Column, Join, Schema, Table, TableKey
+    >>> line = Table("s", "line", (Column("sku", "INT", "integer"), Column("amt", "INT", "integer")))
+    >>> sku = Table("s", "sku", (Column("sku", "INT", "integer"), Column("brand_id", "INT", "integer")))
+    >>> brand = Table("s", "brand", (Column("brand_id", "INT", "integer"), Column("name", "TEXT", "text")))
+    >>> j = (Join(TableKey("s", "line"), ("sku",), TableKey("s", "sku"), ("sku",)),
+    ...      Join(TableKey("s", "sku"), ("brand_id",), TableKey("s", "brand"), ("brand_id",)))
+    >>> s = Schema("d", "duckdb", (line, sku, brand), joins=j)
+    >>> m = Metric("sales", "SUM(l.amt)", "s.line AS l")
+    >>> dimension_joins(s, m, TableKey("s", "brand"))
+    'JOIN s.sku AS s ON l.sku = s.sku JOIN s.brand AS b ON s.brand_id = b.brand_id'
+    """
+    own = metric_tables(schema, metric)
+    if any(tb.key == target for _, tb in own):
+        return None
+    usable = sorted((j for j in schema.joins if j.source == "declared" or j.confidence >= 0.8),
+                    key=lambda j: (j.source != "declared", -j.confidence, str(j)))
+    required = [j for j in usable if not any(_optional(schema, j.from_table, c) for c in j.from_columns)]
+    for joins in (required, usable):  # through keys every row has, before optional ones (a line's promotion)
+        frontier: list[tuple[str, t.Any, list[t.Any]]] = [(alias, tb.key, []) for alias, tb in own]
+        seen = {tb.key for _, tb in own}
+        for _ in range(max_hops):
+            nxt = []
+            for alias, at, path in frontier:
+                for j in joins:
+                    if j.from_table != at or j.to_table in seen:
+                        continue
+                    if j.to_table == target:
+                        return _render_hops(schema, alias, [*path, j], {a for a, _ in own})
+                    seen.add(j.to_table)
+                    nxt.append((alias, j.to_table, [*path, j]))
+            frontier = nxt
+    return None
+
+
+def _optional(schema: Schema, table: t.Any, column: str) -> bool:
+    col = next((c for c in schema.table(table).columns if c.name == column), None)
+    if col is None:
+        return True
+    if col.profile is not None and col.profile.null_fraction is not None:
+        return col.profile.null_fraction > 0
+    return col.nullable
+
+
+def _render_hops(schema: Schema, start: str, hops: list[t.Any], taken: set[str]) -> str:
+    from sqltune.identifiers import render_identifier, render_table
+
+    out, src = [], start
+    for j in hops:
+        base = "".join(w[0] for w in j.to_table.name.replace("_", " ").split() if w[:1].isalpha()).lower() or "t"
+        alias, i = base, 2
+        while alias in taken:
+            alias, i = f"{base}{i}", i + 1
+        taken.add(alias)
+        on = " AND ".join(f"{src}.{render_identifier(a)} = {alias}.{render_identifier(b)}"
+                          for a, b in zip(j.from_columns, j.to_columns))
+        out.append(f"JOIN {render_table(j.to_table, 'duckdb', schema.default_schema)} AS {alias} ON {on}")
+        src = alias
+    return " ".join(out)

@@ -41,6 +41,9 @@ DEFAULT_BUDGET_TOKENS = 600
 #: are asked again and finished adapters retrained. Keys made before it existed are version 1's: it
 #: enters a key only when it is not "1".
 PROMPT_VERSION = "1"
+#: The version of how a prompt states the metrics a question names (1: their SQL; 2: also the joins to
+#: the dimension tables). It enters evaluation and tuning keys of schemas that define metrics.
+METRIC_PROMPT_VERSION = "2"
 #: Codes a table shows in its first, bare form (the whole list comes with the next form, where it fits).
 BARE_VALUES = 8
 #: How a linked schema fills the budget. ``whole_first`` (the default): each table whole in rank order,
@@ -61,8 +64,13 @@ class PromptConfig:
     glossary: bool = True
     max_linked_tables: int = 8
     layout: str = "whole_first"
+    #: For each metric a question names, the joins that reach this many of the question's other linked
+    #: tables from the metric's own (the dimension it is broken down by), under the metric's SQL.
+    metric_joins: int = 2
 
     def __post_init__(self) -> None:
+        if self.metric_joins < 0:
+            raise ConfigError(f"Prompt metric_joins must not be negative, not {self.metric_joins}.")
         if self.budget_tokens < 0:
             raise ConfigError(f"Prompt budget_tokens must not be negative (0: the whole schema), not {self.budget_tokens}.")
         if self.mode not in MODES:
@@ -137,7 +145,27 @@ class PromptBuilder:
         q = f" {question.lower()} "
         hits = [g for g in self.schema.glossary if (f" {g.term.lower()}" in q or f"{g.term.lower()} " in q)
                 and g.term.lower() not in named]
-        return "\n".join([f"- {metric_text(m)}" for m in metrics] + [f"- {g.term}: {g.means}" for g in hits])
+        lines = []
+        for m in metrics:
+            lines.append(f"- {metric_text(m)}")
+            lines += [f"- {m.name} by {key}: {joins}" for key, joins in self._dimension_joins(m, question)]
+        return "\n".join(lines + [f"- {g.term}: {g.means}" for g in hits])
+
+    def _dimension_joins(self, metric: t.Any, question: str) -> list[tuple[t.Any, str]]:
+        """``(table, JOIN clauses)`` from ``metric``'s tables to the question's top linked other tables."""
+        from sqltune.introspect.metrics import dimension_joins
+
+        out: list[tuple[t.Any, str]] = []
+        if not self.config.metric_joins:
+            return out
+        for key in link(self.schema, question, max_tables=self.config.max_linked_tables).tables:
+            joins = dimension_joins(self.schema, metric, key)
+            if not joins or any(prev.startswith(joins) for _, prev in out):
+                continue  # a table on the way to one already shown
+            out = [(k, prev) for k, prev in out if not joins.startswith(prev)]
+            if len(out) < self.config.metric_joins:
+                out.append((key, joins))
+        return out
 
     def user(self, question: str, examples: t.Sequence[tuple[str, str]] = ()) -> str:
         """The user turn; ``examples`` are (question, SQL) pairs shown before the question (few-shot)."""

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from sqltune import atomic
 from sqltune.errors import ConfigError, MissingArtifactError
-from sqltune.prompt.builder import PROMPT_VERSION
+from sqltune.prompt.builder import METRIC_PROMPT_VERSION, PROMPT_VERSION
 from sqltune.schema import Schema
 from sqltune.tune.artifact import read_meta, save_adapter
 from sqltune.tune.config import TuneConfig
@@ -118,6 +118,8 @@ def run_key(base_model: str, config: TuneConfig, items: t.Sequence[Item], schema
            "training_format": TRAINING_FORMAT}
     if schema is not None and config.prompt_mode == "schema":
         key["schema_docs"] = schema.docs_hash()
+        if schema.metrics:
+            key["metric_prompt"] = METRIC_PROMPT_VERSION
     return key
 
 
