@@ -262,7 +262,7 @@ def _key(model_name: str, adapter: str | None, ev: Evalset, config: EvalConfig, 
            "schema": schema.fingerprint(), "schema_docs": schema.docs_hash()}
     if PROMPT_VERSION != "1":  # keys made before prompt versions existed stay valid
         key["prompt"] = PROMPT_VERSION
-    if schema.metrics:
+    if schema.metrics and METRIC_PROMPT_VERSION != "1":
         key["metric_prompt"] = METRIC_PROMPT_VERSION
     return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:12]
 

@@ -84,9 +84,10 @@ def test_a_named_metric_brings_its_sql_and_its_tables(cpg) -> None:  # type: ign
     # every order has (the store it ships to), ready to append; none with metric_joins=0
     path = ('- revenue by mdm.geo_country: JOIN sales.store AS s ON h."SHIP_TO_STORE" = s."STORE_ID" '
             'JOIN mdm.geo_country AS gc ON s."CTRY_CD" = gc."CTRY_CD"')
-    assert path in gloss.splitlines()
-    assert "- revenue by sales.store:" not in gloss  # a table on the way is not repeated
-    brand = b.glossary_text("Revenue by brand in 2024")
+    joined = PromptBuilder(cpg, config=PromptConfig(budget_tokens=600, metric_joins=2))
+    assert path in joined.glossary_text(q).splitlines() and "- revenue by" not in gloss  # an option, off by default
+    assert "- revenue by sales.store:" not in joined.glossary_text(q)  # a table on the way is not repeated
+    brand = joined.glossary_text("Revenue by brand in 2024")
     assert 'JOIN mdm."SKU" AS s ON l."SKU_NBR" = s."SKU_NBR" JOIN mdm."BRAND" AS b' in brand  # not via promotions
     assert "- revenue by" not in PromptBuilder(cpg, config=PromptConfig(metric_joins=0)).glossary_text(q)
     # a glossary term the metric also defines is shown once, as the metric

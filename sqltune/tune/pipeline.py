@@ -118,7 +118,7 @@ def run_key(base_model: str, config: TuneConfig, items: t.Sequence[Item], schema
            "training_format": TRAINING_FORMAT}
     if schema is not None and config.prompt_mode == "schema":
         key["schema_docs"] = schema.docs_hash()
-        if schema.metrics:
+        if schema.metrics and METRIC_PROMPT_VERSION != "1":
             key["metric_prompt"] = METRIC_PROMPT_VERSION
     return key
 
