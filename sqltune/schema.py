@@ -173,6 +173,11 @@ class Metric:
     def names(self) -> tuple[str, ...]:
         return (self.name, *self.synonyms)
 
+    @property
+    def sql(self) -> str:
+        """The query that computes the metric over all time."""
+        return f"SELECT {self.expr} FROM {self.source}" + (f" WHERE {self.where}" if self.where else "")
+
 
 @dataclass(frozen=True)
 class Schema:

@@ -120,6 +120,13 @@ class Draft:
                  for a, b in zip(edge.src_cols, edge.dst_cols)]
         return exp.and_(*parts) if len(parts) > 1 else parts[0]
 
+    def adopt(self, tables: t.Iterable[tuple[str, TableInfo]]) -> None:
+        """Take over ``(alias, table)`` pairs written elsewhere (a dictionary metric's FROM clause):
+        the tables count as used, and new aliases avoid theirs."""
+        for alias, ti in tables:
+            self._aliases.add(alias)
+            self._touch_table(ti)
+
     def _touch_table(self, ti: TableInfo) -> None:
         if ti.key not in self.tables:
             self.tables.append(ti.key)

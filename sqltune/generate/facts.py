@@ -50,9 +50,8 @@ def facts(cat: Catalog) -> tuple[Fact, ...]:
     for g in cat.schema.glossary:
         out.append(_fact("glossary", f"In this database, what does '{g.term}' mean?", g.means))
     for m in cat.schema.metrics:
-        sql = f"SELECT {m.expr} FROM {m.source}" + (f" WHERE {m.where}" if m.where else "")
         for name in m.names:
-            out.append(_fact("metric", f"Which SQL computes {name}?", sql))
+            out.append(_fact("metric", f"Which SQL computes {name}?", m.sql))
     seen: set[str] = set()
     unique = []
     for f in out:

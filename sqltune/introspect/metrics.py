@@ -225,8 +225,7 @@ def metric_text(metric: Metric) -> str:
     >>> metric_text(Metric("sales", 'SUM(l."Amt")', 'sales."OrderLine" AS l', time='l."OrderDate"'))
     'sales = SELECT SUM(l."Amt") FROM sales."OrderLine" AS l (date: l."OrderDate")'
     """
-    sql = f"SELECT {metric.expr} FROM {metric.source}" + (f" WHERE {metric.where}" if metric.where else "")
-    text = f"{metric.name} = {sql}" + (f" (date: {metric.time})" if metric.time else "")
+    text = f"{metric.name} = {metric.sql}" + (f" (date: {metric.time})" if metric.time else "")
     return text + (f"; {metric.description}" if metric.description else "")
 
 

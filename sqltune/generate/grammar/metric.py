@@ -54,15 +54,12 @@ def _base(d: Draft, dated: bool = False) -> _Base | None:
         tables = [(alias, d.cat.table(str(tb.key))) for alias, tb in metric_tables(d.cat.schema, m)]
     except KeyError:
         return None
-    d._aliases.update(alias for alias, _ in tables)
-    for _, ti in tables:
-        d._touch_table(ti)
+    d.adopt(tables)
     for key, names in metric_columns(d.cat.schema, m).items():
         for name in sorted(names):
             if f"{key}.{name}" not in d.columns:
                 d.columns.append(f"{key}.{name}")
-    sql = f"SELECT {m.expr} FROM {m.source}" + (f" WHERE {m.where}" if m.where else "")
-    q = sqlglot.parse_one(sql, read="duckdb")
+    q = sqlglot.parse_one(m.sql, read="duckdb")
     assert isinstance(q, exp.Select)
     value = d.name(q.expressions[0].copy(), slug(m.name))
     time = None
