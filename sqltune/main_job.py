@@ -154,6 +154,8 @@ def main_job(config: JobConfig = JobConfig(), *, say: Say | None = None,
     done()
     tell(f"[tune] {tuned.result.steps} steps ({tuned.result.stopped}), {tuned.recall.summary()}"
          f"{' (reused)' if tuned.reused else ''} -> {tuned.adapter_dir} ({timings['tune']}s)")
+    if tuned.recall.fact_kinds:
+        tell(f"[tune] facts recalled by kind: {tuned.recall.kinds_summary()}")
     adapter = str(tuned.adapter_dir)
 
     common = dict(subset=cfg.subset, suite=cfg.suite, max_new_tokens=cfg.max_new_tokens, batch_size=cfg.batch_size)

@@ -414,6 +414,10 @@ def test_tune_project_writes_a_complete_adapter_and_does_not_redo_it(shop_projec
     meta = json.loads((out.adapter_dir / "sqltune_adapter.json").read_text())
     assert meta["project"] == "shop" and meta["config"]["max_steps"] == 4 and meta["items"] == out.items == 30
     assert out.recall.n_facts == out.recall.n_pairs == 3 and out.recall.base_facts is not None
+    kinds = out.recall.fact_kinds  # the sample's facts by kind, recalled of checked, agreeing with the misses
+    assert sum(n for _, n in kinds.values()) == 3 and all(k for k in kinds), kinds
+    assert sum(hit for hit, _ in kinds.values()) == 3 - len(out.recall.fact_misses)
+    assert json.loads((out.adapter_dir / "recall.json").read_text())["fact_kinds"] == {k: list(v) for k, v in kinds.items()}
     assert not list(tmp_path.glob(".lora*")), "no work folder or temporary folder is left behind"
     again: list[dict] = []
     same = tune_project("shop", model=str(model), overrides=SMALL, out=tmp_path / "lora", progress=again.append)
@@ -518,6 +522,7 @@ def test_tune_command_prints_the_adapter_recall_and_next_step(shop_project: Proj
     assert res.exit_code == 0, res.output
     assert f"adapter: {tmp_path / 'a'}" in res.output
     assert "3 steps over 30 items" in res.output and "memorisation: fact recall" in res.output
+    assert "facts recalled by kind: " in res.output
     assert f'next: sqltune ask shop "..." --model {model} --adapter {tmp_path / "a"} --no-schema' in res.output
     res = CliRunner().invoke(cli, ["tune", "shop", "--model", str(model), "--steps", "3", "--config",
                                    json.dumps(small), "--out", str(tmp_path / "a")])

@@ -92,6 +92,8 @@ def tune_cmd(name: str, model: str | None, preset: str, adapter_kind: str, confi
                f"items, stopped by {res.stopped}; {res.seconds:.0f}s training, {res.tokens_per_s:.0f} tokens/s; "
                f"identifier loss {res.identifier_loss:.3f}")
     click.echo(f"memorisation: {outcome.recall.summary()}")
+    if outcome.recall.fact_kinds:
+        click.echo(f"facts recalled by kind: {outcome.recall.kinds_summary()}")
     model_opt = "" if (model or DEFAULT_MODEL) == DEFAULT_MODEL else f" --model {shlex.quote(model or '')}"
     click.echo(f"next: sqltune ask {shlex.quote(name)} \"...\"{model_opt} "
                f"--adapter {shlex.quote(str(outcome.adapter_dir))} --no-schema")
