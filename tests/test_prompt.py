@@ -138,7 +138,8 @@ def test_schema_facts_get_their_own_prompt_apart_from_the_sql_task(cpg, tmp_path
     b = PromptBuilder(cpg, tok, PromptConfig(budget_tokens=400))
     q = 'Which column of mdm."SKU" holds the GTIN?'
     prompt, target = b.example(q, '"GTIN"', "fact")
-    assert prompt == b.fact_prompt(q) != b.prompt(q) and prompt.endswith("<assistant>")
+    assert prompt == b.fact_prompt(q) != b.prompt(q) and prompt.endswith("<assistant>Fact: ")
+    assert b.prompt(q).endswith("<assistant>"), "no fact trains the first token of an answer"
     assert "SQL" not in prompt and "Schema:" not in prompt and q in prompt
     assert target == '"GTIN"' + tok.eos_token
     assert b.example(q, "SELECT 1")[0] == b.prompt(q)  # a pair keeps the SQL prompt

@@ -44,6 +44,8 @@ PROMPT_VERSION = "1"
 #: The version of how a prompt states the metrics a question names (1: their SQL). Bump it when that
 #: text changes; it enters evaluation and tuning keys of schemas that define metrics when not "1".
 METRIC_PROMPT_VERSION = "1"
+#: The start of a schema fact's answer, written into its prompt (:meth:`PromptBuilder.fact_prompt`).
+FACT_CUE = "Fact: "
 #: Codes a table shows in its first, bare form (the whole list comes with the next form, where it fits).
 BARE_VALUES = 8
 #: How a linked schema fills the budget. ``whole_first`` (the default): each table whole in rank order,
@@ -203,11 +205,21 @@ class PromptBuilder:
         return self.prompt_for(question, kind), sql.strip() + eos
 
     def fact_prompt(self, question: str) -> str:
-        """The prompt of a schema-fact item: its own system message, no schema text (the fact is the answer)."""
+        """The prompt of a schema-fact item: its own system message, no schema text (the fact is the answer),
+        and the answer's first words ``Fact:`` already written (:data:`FACT_CUE`).
+
+        The cue is what keeps facts out of the SQL task: trained without it, the model's first answer
+        token after a question is the fact itself, and a model trained hard on facts answered SQL
+        questions that read like lookups with a bare value (``'GUM'`` for "the code of brand …") in 5
+        of 150 cpg cases. With the cue, no fact trains the first token of an answer.
+        """
         msgs = [{"role": "system", "content": f"You state facts about the {self.schema.name} database's schema, "
                                               "spelled exactly. Answer with the fact only."},
                 {"role": "user", "content": question}]
-        return self._render(msgs, "Fact: ")
+        tok = self.tokenizer
+        if tok is not None and getattr(tok, "chat_template", None):
+            return self._render(msgs, "") + FACT_CUE
+        return self._render(msgs, FACT_CUE)
 
     def _render(self, msgs: list[dict[str, str]], cue: str) -> str:
         """Chat messages as the model's chat template writes them, else as plain text ending in ``cue``."""

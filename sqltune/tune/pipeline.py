@@ -118,9 +118,10 @@ class TuneOutcome:
 
 
 #: The version of how items become training text (prompts, targets); a change retrains finished adapters.
-#: 2: schema facts have their own prompt (``PromptBuilder.fact_prompt``). A prompt version other than 1
-#: (:data:`sqltune.prompt.builder.PROMPT_VERSION`) is appended.
-TRAINING_FORMAT = "2" + (f"+prompt{PROMPT_VERSION}" if PROMPT_VERSION != "1" else "")
+#: 2: schema facts have their own prompt (``PromptBuilder.fact_prompt``); 3: that prompt ends with the
+#: answer's cue ``Fact:``. A prompt version other than 1 (:data:`sqltune.prompt.builder.PROMPT_VERSION`)
+#: is appended.
+TRAINING_FORMAT = "3" + (f"+prompt{PROMPT_VERSION}" if PROMPT_VERSION != "1" else "")
 
 
 def run_key(base_model: str, config: TuneConfig, items: t.Sequence[Item], schema: Schema | None = None
