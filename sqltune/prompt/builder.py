@@ -209,9 +209,9 @@ class PromptBuilder:
         and the answer's first words ``Fact:`` already written (:data:`FACT_CUE`).
 
         The cue is what keeps facts out of the SQL task: trained without it, the model's first answer
-        token after a question is the fact itself, and a model trained hard on facts answered SQL
-        questions that read like lookups with a bare value (``'GUM'`` for "the code of brand …") in 5
-        of 150 cpg cases. With the cue, no fact trains the first token of an answer.
+        token after a question is the fact itself, and a model trained hard on facts (``fact_phase``)
+        answered SQL questions that read like lookups with a bare value (``'GUM'`` for "the code of
+        brand …"; 2 of 150 cpg cases). With the cue, no fact trains the first token of an answer.
         """
         msgs = [{"role": "system", "content": f"You state facts about the {self.schema.name} database's schema, "
                                               "spelled exactly. Answer with the fact only."},
