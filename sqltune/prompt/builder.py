@@ -216,10 +216,7 @@ class PromptBuilder:
         msgs = [{"role": "system", "content": f"You state facts about the {self.schema.name} database's schema, "
                                               "spelled exactly. Answer with the fact only."},
                 {"role": "user", "content": question}]
-        tok = self.tokenizer
-        if tok is not None and getattr(tok, "chat_template", None):
-            return self._render(msgs, "") + FACT_CUE
-        return self._render(msgs, FACT_CUE)
+        return self._render(msgs, "") + FACT_CUE  # after the assistant turn's start, or the plain text's last line
 
     def _render(self, msgs: list[dict[str, str]], cue: str) -> str:
         """Chat messages as the model's chat template writes them, else as plain text ending in ``cue``."""
