@@ -729,6 +729,36 @@ def test_fact_phase_trains_the_facts_alone_first_then_pairs_join(tmp_path: Path)
         TuneConfig(fact_phase=1.0)
 
 
+def test_fact_final_trains_every_fact_alone_at_the_end_until_all_are_reproduced(tmp_path: Path) -> None:
+    """With ``fact_final`` the last share of the steps trains the facts alone: the epoch under way is cut
+    short at the threshold, each final epoch trains every fact once, and training stops once one such
+    epoch reproduced them all; greedy decoding then recalls every fact."""
+    from sqltune.prompt import PromptBuilder, PromptConfig
+    from sqltune.tune.recall import exact_recall
+
+    schema = _schema()
+    facts = _facts(6)
+    items = _pairs(4) + facts
+    model, tok = _word_model(8)
+    cost = _cost_by_kind(items, tok)
+    cfg = TuneConfig(max_steps=400, eval_every=1000, prompt_mode="none", batch_tokens=64, max_seq_len=64, lr=3e-3,
+                     fact_final=0.5, stop_identifier_loss=0.0)
+    tuned, result = memory_tune(model, tok, items, schema, cfg, tmp_path / "run")
+    final = [r for r in result.history if r.get("phase") == "final"]
+    assert result.stopped == "facts_recalled" and result.steps < 400, (result.stopped, result.steps)
+    assert final and final[0]["step"] == 201 and all(r["step"] > 200 for r in final)
+    assert all(r.get("phase") == "final" for r in result.history if r["step"] > 200)
+    assert result.history[199]["epoch"] < final[0]["epoch"]  # a new epoch begins the phase
+    by_epoch: dict[int, int] = {}
+    for r in final:
+        by_epoch[r["epoch"]] = by_epoch.get(r["epoch"], 0) + r["tokens"]
+    assert set(by_epoch.values()) == {cost["fact"]}, (by_epoch, cost)
+    builder = PromptBuilder(schema, tok, PromptConfig(mode="none"))
+    assert exact_recall(tuned, tok, builder, facts)[0] == 1.0
+    with pytest.raises(Exception, match="fact_final"):
+        TuneConfig(fact_phase=0.5, fact_final=0.5)
+
+
 def test_torch_compile_trains_the_same_run_and_leaves_the_blocks_eager(tmp_path: Path) -> None:
     """``torch_compile`` compiles each decoder block for training (here the ``aot_eager`` backend: dynamo's
     graphs and autograd without code generation); the losses are the eager run's, and recall after

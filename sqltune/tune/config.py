@@ -67,6 +67,12 @@ class TuneConfig:
     #: A fact needs many visits and costs a few tokens; a pair with the schema text costs hundreds, so
     #: a mixed epoch visits each fact once per hundreds of pair tokens.
     fact_phase: float = 0.0
+    #: The share of the budget at its end in which the facts train alone again: pairs trained after a fact
+    #: phase undo the long facts (a column list, a metric's SQL), and under review a fact reproduced early
+    #: is not due again for many (long, mixed) epochs. The first such epoch interrupts a mixed one; each
+    #: trains every fact, and training stops (``stopped="facts_recalled"``) after one in which every fact
+    #: was reproduced exactly before its update.
+    fact_final: float = 0.0
     #: With ``prompt_mode="schema"``: the prompt start every pair shares (the schema text; whole with
     #: ``prompt_budget_tokens=0``) attends as the base model's keys and values, computed once per run and
     #: at inference once per schema; a step runs only the question and the SQL (sqltune.infer.prefix).
@@ -103,6 +109,9 @@ class TuneConfig:
             raise ConfigError(f"facts_ratio must be in [0, 1), not {self.facts_ratio!r}.")
         if not 0 <= self.fact_phase < 1:
             raise ConfigError(f"fact_phase must be in [0, 1), not {self.fact_phase!r}.")
+        if not 0 <= self.fact_final < 1 or self.fact_phase + self.fact_final >= 1:
+            raise ConfigError(f"fact_final must be in [0, 1) and leave the pairs a share after fact_phase "
+                              f"({self.fact_phase!r}), not {self.fact_final!r}.")
         if self.mome:
             from sqltune.tune.mome.config import MoMEConfig
 
@@ -166,4 +175,4 @@ class TuneConfig:
 
 #: Options added after adapters were first tuned, with their defaults (see :meth:`TuneConfig.digest`).
 LATE_FIELDS: dict[str, t.Any] = {"review": False, "frozen_prefix": False, "fact_repeats": 1, "fact_phase": 0.0,
-                                 "torch_compile": ""}
+                                 "torch_compile": "", "fact_final": 0.0}

@@ -22,6 +22,9 @@ falling below ``stop_identifier_loss``: a low loss over an epoch of due items (t
 nothing of the rest.
 With ``fact_phase`` the epochs that start in that first share of the budget train the fact items alone
 (under review only while some fact was not reproduced at its last visit: :func:`in_fact_phase`).
+With ``fact_final`` the last share of the budget trains every fact alone again (:func:`in_final_phase`;
+the first such epoch cuts a mixed one short), and training stops as ``facts_recalled`` after an epoch
+in which every fact was reproduced exactly before its update.
 It checkpoints every ``save_every`` steps and resumes from the last checkpoint of the same
 config and data; with a seed it is deterministic (unless ``time_budget_s`` cuts it short). It
 writes a JSONL log and an SVG loss plot.
@@ -55,7 +58,7 @@ from sqltune.tune.review import Review
 class TuneResult:
     adapter_dir: Path
     steps: int
-    stopped: str  # "memorised" | "max_steps" | "time_budget"
+    stopped: str  # "memorised" | "facts_recalled" | "max_steps" | "time_budget"
     identifier_loss: float
     seconds: float
     tokens: int
@@ -164,6 +167,23 @@ def in_fact_phase(config: TuneConfig, step: int, elapsed: float, facts: t.Collec
     return step < config.fact_phase * config.max_steps
 
 
+def in_final_phase(config: TuneConfig, step: int, elapsed: float, facts: t.Collection[int]) -> bool:
+    """Whether the facts train alone again now (``config.fact_final``): its share at the end of the time
+    budget (else of ``max_steps``) has begun.
+
+    >>> cfg = TuneConfig(fact_final=0.2, max_steps=100)
+    >>> in_final_phase(cfg, 79, 0.0, {0}), in_final_phase(cfg, 80, 0.0, {0}), in_final_phase(cfg, 99, 0.0, set())
+    (False, True, False)
+    >>> in_final_phase(TuneConfig(fact_final=0.2, time_budget_s=100), 0, 80.0, {0})
+    True
+    """
+    if not config.fact_final or not facts:
+        return False
+    if config.time_budget_s:
+        return elapsed >= (1 - config.fact_final) * config.time_budget_s
+    return step >= (1 - config.fact_final) * config.max_steps
+
+
 def memory_tune(model: t.Any, tokenizer: t.Any, items: t.Sequence[Item], schema: Schema, config: TuneConfig,
                 out_dir: str | Path, *, progress: t.Callable[[dict[str, t.Any]], None] | None = None,
                 resume: bool = True, data_hash: str = "", keep_checkpoint: bool = False,
@@ -225,10 +245,15 @@ def memory_tune(model: t.Any, tokenizer: t.Any, items: t.Sequence[Item], schema:
     facts = frozenset(i for i, it in enumerate(items) if it.kind == "fact")
     while state["step"] < config.max_steps and stopped == "max_steps":
         if state["batch"] == 0 and state.get("epoch_items") is None:  # an epoch starts: which phase (kept)
-            state["facts_only"] = in_fact_phase(config, state["step"], state["elapsed"], facts,
-                                                review.levels if review is not None else None)
+            state["final"] = state.get("final") or in_final_phase(config, state["step"], state["elapsed"], facts)
+            state["facts_only"] = state["final"] or in_fact_phase(config, state["step"], state["elapsed"], facts,
+                                                                  review.levels if review is not None else None)
+            state["final_misses"] = 0
         only = facts if state.get("facts_only") else None
-        if review is not None:
+        if state.get("final"):  # every fact, once, whatever the review says is due
+            state["epoch_items"] = state.get("epoch_items") or sorted(facts)
+            due = state["epoch_items"]
+        elif review is not None:
             if state.get("epoch_items") is None:  # an epoch's items are fixed at its start (a resume redoes them)
                 state["epoch"] = review.next_epoch(state["epoch"])
                 state["epoch_items"] = epoch_items(review.due(state["epoch"]), facts, config.fact_repeats, only)
@@ -238,6 +263,9 @@ def memory_tune(model: t.Any, tokenizer: t.Any, items: t.Sequence[Item], schema:
         order = [[due[j] for j in b] for b in batches([data[i] for i in due], config.batch_tokens, config.seed,
                                                       state["epoch"])]
         while state["batch"] < len(order) and state["step"] < config.max_steps:
+            if not state.get("final") and in_final_phase(config, state["step"], state["elapsed"], facts):
+                state["batch"] = len(order)  # the final phase cuts a mixed epoch short (what it left stays due)
+                break
             t0 = time.perf_counter()
             sched.set(state["step"], state["elapsed"])
             idx = order[state["batch"]]
@@ -250,6 +278,8 @@ def memory_tune(model: t.Any, tokenizer: t.Any, items: t.Sequence[Item], schema:
                 for i, ok in zip(idx, stats.recalled):
                     review = review.visit(i, state["epoch"], ok)
                 state["review"] = review.to_dict()
+            if state.get("final"):
+                state["final_misses"] += sum(not ok for ok in stats.recalled)
             dt = ranks.max(time.perf_counter() - t0)
             n_tokens = sum(data[i].cost for i in idx)  # a frozen start is not run
             state["step"] += 1
@@ -265,7 +295,7 @@ def memory_tune(model: t.Any, tokenizer: t.Any, items: t.Sequence[Item], schema:
             if review is not None:
                 row["recalled_share"] = round(review.recalled_share(), 4)
             if only is not None:
-                row["phase"] = "facts"
+                row["phase"] = "final" if state.get("final") else "facts"
             if state["batch"] == len(order):  # the epoch's last batch
                 row["epoch_identifier_loss"] = _r(state["epoch_id_sum"] / max(state["epoch_id_n"], 1)
                                                   if state["epoch_id_n"] else math.nan)
@@ -297,6 +327,9 @@ def memory_tune(model: t.Any, tokenizer: t.Any, items: t.Sequence[Item], schema:
             if row.get("checked_misses") == 0 or (row.get("checked_identifier_loss") is not None
                                                   and all_loss < config.stop_identifier_loss):
                 stopped = "memorised"
+                break
+            if state.get("final") and state["batch"] == len(order) and state["final_misses"] == 0:
+                stopped = "facts_recalled"
                 break
             if review is None and "eval_identifier_loss" in row and id_loss < config.stop_identifier_loss:
                 stopped = "memorised"
