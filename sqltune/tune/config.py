@@ -69,9 +69,9 @@ class TuneConfig:
     fact_phase: float = 0.0
     #: The share of the budget at its end in which the facts train alone again: pairs trained after a fact
     #: phase undo the long facts (a column list, a metric's SQL), and under review a fact reproduced early
-    #: is not due again for many (long, mixed) epochs. The first such epoch interrupts a mixed one; each
-    #: trains every fact, and training stops (``stopped="facts_recalled"``) after one in which every fact
-    #: was reproduced exactly before its update.
+    #: is not due again for many (long, mixed) epochs. The phase cuts the epoch under way short and
+    #: reviews the facts on their own (every fact first, then the ones missed); once each was reproduced,
+    #: a pass over all facts checks them, and training stops (``stopped="facts_recalled"``) with no miss.
     fact_final: float = 0.0
     #: With ``prompt_mode="schema"``: the prompt start every pair shares (the schema text; whole with
     #: ``prompt_budget_tokens=0``) attends as the base model's keys and values, computed once per run and

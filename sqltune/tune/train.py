@@ -22,9 +22,10 @@ falling below ``stop_identifier_loss``: a low loss over an epoch of due items (t
 nothing of the rest.
 With ``fact_phase`` the epochs that start in that first share of the budget train the fact items alone
 (under review only while some fact was not reproduced at its last visit: :func:`in_fact_phase`).
-With ``fact_final`` the last share of the budget trains every fact alone again (:func:`in_final_phase`;
-the first such epoch cuts a mixed one short), and training stops as ``facts_recalled`` after an epoch
-in which every fact was reproduced exactly before its update.
+With ``fact_final`` the facts train alone again in the last share of the budget (:func:`in_final_phase`;
+it cuts the epoch under way short), under a spaced review of their own that starts with every fact
+due; once each was reproduced at its last visit, one teacher-forced pass checks them all, and with no
+miss training stops as ``facts_recalled``.
 It checkpoints every ``save_every`` steps and resumes from the last checkpoint of the same
 config and data; with a seed it is deterministic (unless ``time_budget_s`` cuts it short). It
 writes a JSONL log and an SVG loss plot.
@@ -243,15 +244,20 @@ def memory_tune(model: t.Any, tokenizer: t.Any, items: t.Sequence[Item], schema:
     review = (Review.from_dict(state["review"]) if "review" in state else Review.start(len(data))) \
         if config.review else None
     facts = frozenset(i for i, it in enumerate(items) if it.kind == "fact")
+    fact_list = sorted(facts)
+    fact_pos = {i: j for j, i in enumerate(fact_list)}
     while state["step"] < config.max_steps and stopped == "max_steps":
         if state["batch"] == 0 and state.get("epoch_items") is None:  # an epoch starts: which phase (kept)
-            state["final"] = state.get("final") or in_final_phase(config, state["step"], state["elapsed"], facts)
-            state["facts_only"] = state["final"] or in_fact_phase(config, state["step"], state["elapsed"], facts,
-                                                                  review.levels if review is not None else None)
-            state["final_misses"] = 0
+            if not state.get("final") and in_final_phase(config, state["step"], state["elapsed"], facts):
+                state["final"], state["final_review"] = True, Review.start(len(fact_list)).to_dict()
+            state["facts_only"] = state.get("final") or in_fact_phase(config, state["step"], state["elapsed"], facts,
+                                                                      review.levels if review is not None else None)
         only = facts if state.get("facts_only") else None
-        if state.get("final"):  # every fact, once, whatever the review says is due
-            state["epoch_items"] = state.get("epoch_items") or sorted(facts)
+        if state.get("final"):  # the facts under a review of their own: every one first, then the misses
+            if state.get("epoch_items") is None:
+                final = Review.from_dict(state["final_review"])
+                state["epoch"] = final.next_epoch(state["epoch"])
+                state["epoch_items"] = [fact_list[j] for j in final.due(state["epoch"])]
             due = state["epoch_items"]
         elif review is not None:
             if state.get("epoch_items") is None:  # an epoch's items are fixed at its start (a resume redoes them)
@@ -264,7 +270,7 @@ def memory_tune(model: t.Any, tokenizer: t.Any, items: t.Sequence[Item], schema:
                                                       state["epoch"])]
         while state["batch"] < len(order) and state["step"] < config.max_steps:
             if not state.get("final") and in_final_phase(config, state["step"], state["elapsed"], facts):
-                state["batch"] = len(order)  # the final phase cuts a mixed epoch short (what it left stays due)
+                state["batch"] = len(order)  # the final phase cuts an epoch short (what it left stays due)
                 break
             t0 = time.perf_counter()
             sched.set(state["step"], state["elapsed"])
@@ -279,7 +285,10 @@ def memory_tune(model: t.Any, tokenizer: t.Any, items: t.Sequence[Item], schema:
                     review = review.visit(i, state["epoch"], ok)
                 state["review"] = review.to_dict()
             if state.get("final"):
-                state["final_misses"] += sum(not ok for ok in stats.recalled)
+                final = Review.from_dict(state["final_review"])
+                for i, ok in zip(idx, stats.recalled):
+                    final = final.visit(fact_pos[i], state["epoch"], ok)
+                state["final_review"] = final.to_dict()
             dt = ranks.max(time.perf_counter() - t0)
             n_tokens = sum(data[i].cost for i in idx)  # a frozen start is not run
             state["step"] += 1
@@ -306,6 +315,14 @@ def memory_tune(model: t.Any, tokenizer: t.Any, items: t.Sequence[Item], schema:
             if probe and (state["step"] % config.eval_every == 0 or state["step"] == config.max_steps):
                 id_loss = _eval_identifier_loss(model, probe, pad, config.loss_chunk, share, fcache, ranks)
                 row["eval_identifier_loss"] = _r(id_loss)
+            if state.get("final") and Review.from_dict(state["final_review"]).all_recalled():  # check every fact
+                final = Review.from_dict(state["final_review"])
+                hits, _ = _recalled(model, [data[i] for i in fact_list], pad, config.loss_chunk, share, fcache, ranks)
+                for j, ok in enumerate(hits):
+                    if not ok:
+                        final = final.visit(j, state["epoch"], False)
+                state["final_review"] = final.to_dict()
+                row["checked_fact_misses"] = sum(not ok for ok in hits)
             if review is not None and review.all_recalled():  # stale for items seen long ago: check them all
                 hits, all_loss = _recalled(model, data, pad, config.loss_chunk, share, fcache, ranks)
                 missed = [i for i, ok in enumerate(hits) if not ok]
@@ -328,7 +345,7 @@ def memory_tune(model: t.Any, tokenizer: t.Any, items: t.Sequence[Item], schema:
                                                   and all_loss < config.stop_identifier_loss):
                 stopped = "memorised"
                 break
-            if state.get("final") and state["batch"] == len(order) and state["final_misses"] == 0:
+            if row.get("checked_fact_misses") == 0:
                 stopped = "facts_recalled"
                 break
             if review is None and "eval_identifier_loss" in row and id_loss < config.stop_identifier_loss:
