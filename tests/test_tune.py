@@ -761,6 +761,30 @@ def test_fact_final_reviews_the_facts_alone_at_the_end_until_all_are_reproduced(
         TuneConfig(fact_phase=0.5, fact_final=0.5)
 
 
+def test_fact_final_replay_rehearses_pairs_in_each_final_epoch(tmp_path: Path) -> None:
+    """With ``fact_final_replay`` each final epoch also trains pairs (at least one; about that multiple of
+    its fact tokens), in a rotation over the pairs; the phase still ends once every fact is reproduced."""
+    schema = _schema()
+    facts = _facts(6)
+    items = _pairs(4) + facts
+    model, tok = _word_model(8)
+    cfg = TuneConfig(max_steps=400, eval_every=1000, prompt_mode="none", batch_tokens=64, max_seq_len=64, lr=3e-3,
+                     fact_final=0.75, fact_final_replay=1.0, stop_identifier_loss=0.0)
+    _, result = memory_tune(model, tok, items, schema, cfg, tmp_path / "run")
+    cost = _cost_by_kind(items, tok)
+    final = [r for r in result.history if r.get("phase") == "final"]
+    by_epoch: dict[int, int] = {}
+    for r in final:
+        by_epoch[r["epoch"]] = by_epoch.get(r["epoch"], 0) + r["tokens"]
+    tokens = [by_epoch[e] for e in sorted(by_epoch)]
+    assert result.stopped == "facts_recalled" and len(tokens) > 1
+    assert tokens[0] >= 2 * cost["fact"], (tokens, cost)  # every fact, and at least as many pair tokens
+    least_pair = min(_cost_by_kind([it], tok)["pair"] for it in items if it.kind == "pair")
+    assert least_pair > cost["fact"] / len(facts) and all(n >= least_pair for n in tokens)  # a pair in each epoch
+    with pytest.raises(Exception, match="fact_final_replay"):
+        TuneConfig(fact_final_replay=-1.0)
+
+
 def test_torch_compile_trains_the_same_run_and_leaves_the_blocks_eager(tmp_path: Path) -> None:
     """``torch_compile`` compiles each decoder block for training (here the ``aot_eager`` backend: dynamo's
     graphs and autograd without code generation); the losses are the eager run's, and recall after

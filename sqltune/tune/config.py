@@ -73,6 +73,10 @@ class TuneConfig:
     #: reviews the facts on their own (every fact first, then the ones missed); once each was reproduced,
     #: a pass over all facts checks them, and training stops (``stopped="facts_recalled"``) with no miss.
     fact_final: float = 0.0
+    #: In each epoch of the ``fact_final`` phase also train pairs, as many as make this multiple of the
+    #: epoch's fact tokens (at least one), in a seeded rotation over the pairs: facts trained alone at the
+    #: end pull the SQL answers towards their form (extra columns, the wrong code), so the task is rehearsed.
+    fact_final_replay: float = 0.0
     #: With ``prompt_mode="schema"``: the prompt start every pair shares (the schema text; whole with
     #: ``prompt_budget_tokens=0``) attends as the base model's keys and values, computed once per run and
     #: at inference once per schema; a step runs only the question and the SQL (sqltune.infer.prefix).
@@ -112,6 +116,8 @@ class TuneConfig:
         if not 0 <= self.fact_final < 1 or self.fact_phase + self.fact_final >= 1:
             raise ConfigError(f"fact_final must be in [0, 1) and leave the pairs a share after fact_phase "
                               f"({self.fact_phase!r}), not {self.fact_final!r}.")
+        if self.fact_final_replay < 0:
+            raise ConfigError(f"fact_final_replay must not be negative, not {self.fact_final_replay!r}.")
         if self.mome:
             from sqltune.tune.mome.config import MoMEConfig
 
@@ -175,4 +181,5 @@ class TuneConfig:
 
 #: Options added after adapters were first tuned, with their defaults (see :meth:`TuneConfig.digest`).
 LATE_FIELDS: dict[str, t.Any] = {"review": False, "frozen_prefix": False, "fact_repeats": 1, "fact_phase": 0.0,
-                                 "torch_compile": "", "fact_final": 0.0}
+                                 "torch_compile": "", "fact_final": 0.0,
+                                 "fact_final_replay": 0.0}

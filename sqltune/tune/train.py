@@ -25,7 +25,7 @@ With ``fact_phase`` the epochs that start in that first share of the budget trai
 With ``fact_final`` the facts train alone again in the last share of the budget (:func:`in_final_phase`;
 it cuts the epoch under way short), under a spaced review of their own that starts with every fact
 due; once each was reproduced at its last visit, one teacher-forced pass checks them all, and with no
-miss training stops as ``facts_recalled``.
+miss training stops as ``facts_recalled``. ``fact_final_replay`` adds pairs to each of its epochs.
 It checkpoints every ``save_every`` steps and resumes from the last checkpoint of the same
 config and data; with a seed it is deterministic (unless ``time_budget_s`` cuts it short). It
 writes a JSONL log and an SVG loss plot.
@@ -246,6 +246,8 @@ def memory_tune(model: t.Any, tokenizer: t.Any, items: t.Sequence[Item], schema:
     facts = frozenset(i for i, it in enumerate(items) if it.kind == "fact")
     fact_list = sorted(facts)
     fact_pos = {i: j for j, i in enumerate(fact_list)}
+    replay = [i for i in range(len(data)) if i not in facts]
+    random.Random(f"replay:{config.seed}").shuffle(replay)
     while state["step"] < config.max_steps and stopped == "max_steps":
         if state["batch"] == 0 and state.get("epoch_items") is None:  # an epoch starts: which phase (kept)
             if not state.get("final") and in_final_phase(config, state["step"], state["elapsed"], facts):
@@ -257,7 +259,13 @@ def memory_tune(model: t.Any, tokenizer: t.Any, items: t.Sequence[Item], schema:
             if state.get("epoch_items") is None:
                 final = Review.from_dict(state["final_review"])
                 state["epoch"] = final.next_epoch(state["epoch"])
-                state["epoch_items"] = [fact_list[j] for j in final.due(state["epoch"])]
+                chosen = [fact_list[j] for j in final.due(state["epoch"])]
+                budget, pos = config.fact_final_replay * sum(data[i].cost for i in chosen), state.get("replay", 0)
+                while replay and config.fact_final_replay and chosen and (budget > 0 or pos == state.get("replay", 0)):
+                    chosen.append(replay[pos % len(replay)])
+                    budget -= data[chosen[-1]].cost
+                    pos += 1
+                state["epoch_items"], state["replay"] = chosen, pos
             due = state["epoch_items"]
         elif review is not None:
             if state.get("epoch_items") is None:  # an epoch's items are fixed at its start (a resume redoes them)
@@ -287,7 +295,8 @@ def memory_tune(model: t.Any, tokenizer: t.Any, items: t.Sequence[Item], schema:
             if state.get("final"):
                 final = Review.from_dict(state["final_review"])
                 for i, ok in zip(idx, stats.recalled):
-                    final = final.visit(fact_pos[i], state["epoch"], ok)
+                    if i in fact_pos:  # a replayed pair is not reviewed here
+                        final = final.visit(fact_pos[i], state["epoch"], ok)
                 state["final_review"] = final.to_dict()
             dt = ranks.max(time.perf_counter() - t0)
             n_tokens = sum(data[i].cost for i in idx)  # a frozen start is not run
