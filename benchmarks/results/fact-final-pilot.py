@@ -5,7 +5,9 @@ The adapter is session 15's run D on cpg (`main_job-cpg-full-fact-cue.md`: the c
 For each learning rate given: its 64 facts alone, spaced review, constant rate, until every fact is
 reproduced (teacher-forced, bf16) or 30 steps; before and after, how many facts (64) and pairs (the
 first 24 of the mix) a teacher-forced bf16 pass reproduces exactly. Run with SQLTUNE_HOME set:
-``python benchmarks/results/fact-final-pilot.py 3e-5 2e-4``; about 6 minutes on 2 cores.
+``python benchmarks/results/fact-final-pilot.py 3e-5 2e-4``; about 6 minutes on 2 cores. ``3e-5:replay=1``
+runs the ``fact_final`` phase with ``fact_final_replay`` 1 instead (all 128 items of the mix, one
+mixed step first).
 """
 import json, sys, time
 from pathlib import Path
@@ -22,7 +24,7 @@ from sqltune.prompt import PromptBuilder, PromptConfig
 from sqltune.tune.parallel import current
 
 torch.set_num_threads(2)
-lrs = [float(x) for x in sys.argv[1:]]
+runs = [(float(x.split(":")[0]), float(x.split(":replay=")[1]) if ":replay=" in x else 0.0) for x in sys.argv[1:]]
 over = {"fact_phase": 0.3, "time_budget_s": 1115, "recall_items": 64}
 cfg = tune_config("cpu", "lora", over)
 schema = projects.load_snapshot("cpg")
@@ -48,14 +50,16 @@ def check(data):
 model.eval()
 t0 = time.time(); print("before: facts", check(fdata)[:2], "pairs", check(pdata), round(time.time()-t0), flush=True)
 train.wrap_adapter = lambda m, c: model
-for lr in lrs:
+for lr, replay in runs:
     with torch.no_grad():
         for k, v in model.named_parameters():
             if k in state0: v.copy_(state0[k])
     c = TuneConfig.from_dict({**cfg.to_dict(), "lr": lr, "lr_schedule": "constant", "warmup_steps": 0, "max_steps": 30,
                               "time_budget_s": 0.0, "fact_phase": 0.0, "review": True})
-    out = Path(f"/tmp/s16/pilot-{lr}")
-    _, res = train.memory_tune(model, tok, fitems, schema, c, out, resume=False)
-    print(lr, res.stopped, res.steps, [(r["step"], r.get("recalled_share"), r.get("checked_misses")) for r in res.history], flush=True)
+    if replay:  # the final phase with pairs replayed: after one mixed step, the facts reviewed with pairs
+        c = TuneConfig.from_dict({**c.to_dict(), "max_steps": 60, "fact_final": 0.99, "fact_final_replay": replay})
+    out = Path(f"/tmp/fact-final-pilot-{lr}-{replay}")
+    _, res = train.memory_tune(model, tok, items if replay else fitems, schema, c, out, resume=False)
+    print(lr, replay, res.stopped, res.steps, [(r["step"], r.get("recalled_share"), r.get("checked_misses"), r.get("checked_fact_misses")) for r in res.history], flush=True)
     model.eval()
-    print(lr, "after: facts", check(fdata)[:2], "pairs", check(pdata), flush=True)
+    print(lr, replay, "after: facts", check(fdata)[:2], "pairs", check(pdata), flush=True)
