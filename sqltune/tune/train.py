@@ -185,6 +185,24 @@ def in_final_phase(config: TuneConfig, step: int, elapsed: float, facts: t.Colle
     return step >= (1 - config.fact_final) * config.max_steps
 
 
+def with_replay(facts: list[int], pairs: t.Sequence[int], start: int, ratio: float,
+                cost: t.Sequence[int]) -> tuple[list[int], int]:
+    """A final epoch's items: ``facts``, then pairs from ``pairs[start:]`` (round and round) until their
+    cost reaches ``ratio`` times the facts' (at least one pair); and where the next epoch's pairs start.
+
+    >>> with_replay([0, 1], [5, 6, 7], 2, 1.0, cost=[10, 10, 0, 0, 0, 15, 15, 15])
+    ([0, 1, 7, 5], 4)
+    >>> with_replay([0], [5, 6], 0, 1.0, cost=[10, 0, 0, 0, 0, 50, 50]), with_replay([0], [5], 0, 0.0, [1] * 6)
+    (([0, 5], 1), ([0], 0))
+    """
+    items, pos, budget = list(facts), start, ratio * sum(cost[i] for i in facts)
+    while pairs and ratio and facts and (pos == start or budget > 0):
+        items.append(pairs[pos % len(pairs)])
+        budget -= cost[items[-1]]
+        pos += 1
+    return items, pos
+
+
 def memory_tune(model: t.Any, tokenizer: t.Any, items: t.Sequence[Item], schema: Schema, config: TuneConfig,
                 out_dir: str | Path, *, progress: t.Callable[[dict[str, t.Any]], None] | None = None,
                 resume: bool = True, data_hash: str = "", keep_checkpoint: bool = False,
@@ -260,12 +278,8 @@ def memory_tune(model: t.Any, tokenizer: t.Any, items: t.Sequence[Item], schema:
                 final = Review.from_dict(state["final_review"])
                 state["epoch"] = final.next_epoch(state["epoch"])
                 chosen = [fact_list[j] for j in final.due(state["epoch"])]
-                budget, pos = config.fact_final_replay * sum(data[i].cost for i in chosen), state.get("replay", 0)
-                while replay and config.fact_final_replay and chosen and (budget > 0 or pos == state.get("replay", 0)):
-                    chosen.append(replay[pos % len(replay)])
-                    budget -= data[chosen[-1]].cost
-                    pos += 1
-                state["epoch_items"], state["replay"] = chosen, pos
+                state["epoch_items"], state["replay"] = with_replay(chosen, replay, state.get("replay", 0),
+                                                                    config.fact_final_replay, [d.cost for d in data])
             due = state["epoch_items"]
         elif review is not None:
             if state.get("epoch_items") is None:  # an epoch's items are fixed at its start (a resume redoes them)
@@ -324,8 +338,8 @@ def memory_tune(model: t.Any, tokenizer: t.Any, items: t.Sequence[Item], schema:
             if probe and (state["step"] % config.eval_every == 0 or state["step"] == config.max_steps):
                 id_loss = _eval_identifier_loss(model, probe, pad, config.loss_chunk, share, fcache, ranks)
                 row["eval_identifier_loss"] = _r(id_loss)
-            if state.get("final") and Review.from_dict(state["final_review"]).all_recalled():  # check every fact
-                final = Review.from_dict(state["final_review"])
+            final = Review.from_dict(state["final_review"]) if state.get("final") else None
+            if final is not None and final.all_recalled():  # each fact reproduced at its last visit: check them all
                 hits, _ = _recalled(model, [data[i] for i in fact_list], pad, config.loss_chunk, share, fcache, ranks)
                 for j, ok in enumerate(hits):
                     if not ok:
