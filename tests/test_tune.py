@@ -785,6 +785,31 @@ def test_fact_final_replay_rehearses_pairs_in_each_final_epoch(tmp_path: Path) -
         TuneConfig(fact_final_replay=-1.0)
 
 
+def test_fact_every_brings_each_reproduced_fact_back_that_often(tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """Under review a reproduced fact waits 2, 4, 8 … epochs; with ``fact_every=1`` every epoch trains every
+    fact (pairs still follow the review), and a fact it misses is still trained again the next epoch."""
+    import sqltune.tune.train as train
+
+    schema = _schema()
+    items = _pairs(4) + _facts(6)
+    facts = {i for i, it in enumerate(items) if it.kind == "fact"}
+    trained: dict[int, list[list[int]]] = {}
+    real = train.epoch_items
+    for every in (0, 1):
+        seen = trained[every] = []
+        monkeypatch.setattr(train, "epoch_items",
+                            lambda due, *a, seen=seen, **k: seen.append(list(real(due, *a, **k))) or seen[-1])
+        model, tok = _word_model(8)
+        cfg = TuneConfig(max_steps=60, eval_every=1000, prompt_mode="none", batch_tokens=64, max_seq_len=64, lr=3e-3,
+                         review=True, fact_every=every, stop_identifier_loss=0.0)
+        memory_tune(model, tok, items, schema, cfg, tmp_path / f"run{every}")
+    assert len(trained[1]) > 3 and all(facts <= set(e) for e in trained[1]), trained[1]
+    assert any(not facts <= set(e) for e in trained[0]), "without it a reproduced fact skips epochs"
+    with pytest.raises(Exception, match="fact_every"):
+        TuneConfig(fact_every=-1)
+
+
 def test_torch_compile_trains_the_same_run_and_leaves_the_blocks_eager(tmp_path: Path) -> None:
     """``torch_compile`` compiles each decoder block for training (here the ``aot_eager`` backend: dynamo's
     graphs and autograd without code generation); the losses are the eager run's, and recall after

@@ -77,6 +77,11 @@ class TuneConfig:
     #: epoch's fact tokens (at least one), in a seeded rotation over the pairs: facts trained alone at the
     #: end pull the SQL answers towards their form (extra columns, the wrong code), so the task is rehearsed.
     fact_final_replay: float = 0.0
+    #: Under ``review``: a fact is due again at most this many epochs after a visit (0: the review's
+    #: doubling wait alone; 1: every epoch). Under the doubling wait a fact reproduced once is next seen
+    #: 8 or 16 epochs later, and a run has only a few long mixed epochs after a fact phase, so the pairs
+    #: undo it unseen; a fact costs a few tokens where a pair with the schema costs hundreds.
+    fact_every: int = 0
     #: With ``prompt_mode="schema"``: the prompt start every pair shares (the schema text; whole with
     #: ``prompt_budget_tokens=0``) attends as the base model's keys and values, computed once per run and
     #: at inference once per schema; a step runs only the question and the SQL (sqltune.infer.prefix).
@@ -103,7 +108,7 @@ class TuneConfig:
                      "fact_repeats"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"Tuning option {name} must be positive, not {getattr(self, name)!r}.")
-        for name in ("max_items", "top_layers", "time_budget_s", "recall_items", "eval_items", "warmup_steps"):
+        for name in ("max_items", "top_layers", "time_budget_s", "fact_every", "recall_items", "eval_items", "warmup_steps"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"Tuning option {name} must not be negative, not {getattr(self, name)!r}.")
         if self.batch_tokens < self.max_seq_len:
@@ -182,4 +187,4 @@ class TuneConfig:
 #: Options added after adapters were first tuned, with their defaults (see :meth:`TuneConfig.digest`).
 LATE_FIELDS: dict[str, t.Any] = {"review": False, "frozen_prefix": False, "fact_repeats": 1, "fact_phase": 0.0,
                                  "torch_compile": "", "fact_final": 0.0,
-                                 "fact_final_replay": 0.0}
+                                 "fact_final_replay": 0.0, "fact_every": 0}

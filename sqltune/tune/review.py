@@ -47,10 +47,16 @@ class Review:
         """The first epoch from ``epoch`` on in which some item is due."""
         return max(epoch, min(self.due_at)) if self.due_at else epoch
 
-    def visit(self, item: int, epoch: int, recalled: bool) -> Review:
+    def visit(self, item: int, epoch: int, recalled: bool, every: int = 0) -> Review:
+        """The item's visit in ``epoch``; ``every`` (if set) caps the wait before its next visit.
+
+        >>> Review.start(1).visit(0, 0, True).visit(0, 2, True).due_at, Review.start(1).visit(0, 0, True, 1).due_at
+        ((6,), (1,))
+        """
         level = max(self.levels[item] + 1, 1) if recalled else 0
+        gap = min(2 ** level, every) if every else 2 ** level
         return Review(self.levels[:item] + (level,) + self.levels[item + 1:],
-                      self.due_at[:item] + (epoch + 2 ** level,) + self.due_at[item + 1:])
+                      self.due_at[:item] + (epoch + gap,) + self.due_at[item + 1:])
 
     def all_recalled(self) -> bool:
         """Every item was reproduced exactly at its last visit."""

@@ -26,6 +26,7 @@ With ``fact_final`` the facts train alone again in the last share of the budget 
 it cuts the epoch under way short), under a spaced review of their own that starts with every fact
 due; once each was reproduced at its last visit, one teacher-forced pass checks them all, and with no
 miss training stops as ``facts_recalled``. ``fact_final_replay`` adds pairs to each of its epochs.
+With ``fact_every`` a reproduced fact waits at most that many epochs under review, not 2, 4, 8 ….
 It checkpoints every ``save_every`` steps and resumes from the last checkpoint of the same
 config and data; with a seed it is deterministic (unless ``time_budget_s`` cuts it short). It
 writes a JSONL log and an SVG loss plot.
@@ -304,7 +305,7 @@ def memory_tune(model: t.Any, tokenizer: t.Any, items: t.Sequence[Item], schema:
                 model.after_step(state["step"] + 1)
             if review is not None:
                 for i, ok in zip(idx, stats.recalled):
-                    review = review.visit(i, state["epoch"], ok)
+                    review = review.visit(i, state["epoch"], ok, config.fact_every if i in facts else 0)
                 state["review"] = review.to_dict()
             if state.get("final"):
                 final = Review.from_dict(state["final_review"])
