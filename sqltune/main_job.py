@@ -118,6 +118,7 @@ def main_job(config: JobConfig = JobConfig(), *, say: Say | None = None,
         from sqltune.errors import NotFoundError
 
         raise NotFoundError("sample", cfg.sample, samples.SAMPLES)
+    tcfg = tune_config(cfg.preset, cfg.adapter, cfg.tune or None)  # a bad tuning option fails before any work
     tell = say or (lambda _line: None)
     model = cfg.model or DEFAULT_MODEL
     timings: dict[str, float] = {}
@@ -164,7 +165,6 @@ def main_job(config: JobConfig = JobConfig(), *, say: Say | None = None,
         runs.append(("base, constrained", None, EvalConfig(**common, constrained=True)))
     if cfg.fewshot:
         runs.append((f"base + {cfg.shots}-shot retrieval", None, EvalConfig(**common, shots=cfg.shots)))
-    tcfg = tune_config(cfg.preset, cfg.adapter, cfg.tune or None)
     if tcfg.prompt_mode == "schema":  # tuned with the schema in its prompts: asked the same way
         schema_run = EvalConfig(**common, prompt_budget=tcfg.prompt_budget_tokens)
         runs.append(("tuned + schema text", adapter, schema_run))
@@ -201,7 +201,8 @@ def main_job(config: JobConfig = JobConfig(), *, say: Say | None = None,
         "pairs": {"train": ob.train_pairs, "heldout": ob.heldout_pairs},
         "tune": {"adapter_dir": adapter, "steps": tuned.result.steps, "stopped": tuned.result.stopped,
                  "identifier_loss": tuned.result.identifier_loss, "tokens_per_s": tuned.result.tokens_per_s,
-                 "seconds": tuned.result.seconds, "recall": tuned.recall.to_dict(), "reused": tuned.reused},
+                 "seconds": tuned.result.seconds, "recall": tuned.recall.to_dict(), "reused": tuned.reused,
+                 "config": tcfg.to_dict()},
         "evaluations": [_row(ev) for ev in evaluations],
         "table_md": table,
     }

@@ -59,3 +59,18 @@ def test_unknown_sample_is_one_line(home: Path) -> None:
 
     res = CliRunner().invoke(cli, ["pipeline", "cpq", "--smoke"])
     assert res.exit_code == 1 and "Did you mean 'cpg'" in res.output and "Traceback" not in res.output
+
+
+def test_pipeline_config_sets_tuning_options_and_rejects_a_bad_one_before_any_work(home: Path, tmp_path: Path) -> None:
+    from sqltune.cli import cli
+
+    model = _tiny_model(tmp_path / "tiny")
+    out = tmp_path / "main.json"
+    args = ["pipeline", "cpg", "--model", str(model), "--smoke", "--out", str(out)]
+    bad = CliRunner().invoke(cli, [*args, "--config", '{"fact_fnal": 0.1}'])
+    assert bad.exit_code == 1 and "Did you mean 'fact_final'" in bad.output and "Traceback" not in bad.output
+    assert not (home / "projects").exists()  # nothing was onboarded
+    res = CliRunner().invoke(cli, [*args, "--config", '{"lora_r": 4, "max_steps": 3}'])
+    assert res.exit_code == 0, res.output
+    tune = json.loads(out.read_text())["tune"]
+    assert tune["config"]["lora_r"] == 4 and tune["config"]["max_steps"] == 3, tune

@@ -11,6 +11,21 @@ import click
 from sqltune.cli import cli
 
 
+def tune_overrides(config_json: str | None, steps: int | None = None) -> dict[str, t.Any]:
+    """The tuning options of ``--config`` (a JSON object of TuneConfig fields) and ``--steps``."""
+    from sqltune.errors import ConfigError
+
+    try:
+        overrides = json.loads(config_json) if config_json else {}
+    except json.JSONDecodeError as e:
+        raise ConfigError(f"--config is not valid JSON: {e}") from None
+    if not isinstance(overrides, dict):
+        raise ConfigError("--config must be a JSON object of TuneConfig fields.")
+    if steps is not None:
+        overrides["max_steps"] = steps
+    return overrides
+
+
 @cli.command("tune")
 @click.argument("name")
 @click.option("--model", default=None, help="Base model: registry alias, local folder, .gguf file or hub id "
@@ -39,19 +54,11 @@ def tune_cmd(name: str, model: str | None, preset: str, adapter_kind: str, confi
     """
     from tqdm import tqdm
 
-    from sqltune.errors import ConfigError
     from sqltune.models import DEFAULT_MODEL
     from sqltune.tune.parallel import current
     from sqltune.tune.project import tune_config, tune_project
 
-    try:
-        overrides = json.loads(config_json) if config_json else {}
-    except json.JSONDecodeError as e:
-        raise ConfigError(f"--config is not valid JSON: {e}") from None
-    if not isinstance(overrides, dict):
-        raise ConfigError("--config must be a JSON object of TuneConfig fields.")
-    if steps is not None:
-        overrides["max_steps"] = steps
+    overrides = tune_overrides(config_json, steps)
     config = tune_config(preset, adapter_kind, overrides)  # a bad option fails before the model loads
     ranks = current()  # a data-parallel launch: process 0 alone reports
     bar = tqdm(total=config.max_steps, unit="step", desc="tune", disable=None if ranks.main else True,
