@@ -273,6 +273,28 @@ def test_training_mix_keeps_validation_pairs_out_and_facts_in_their_share() -> N
     assert training_mix(pairs, facts, TuneConfig(facts_ratio=0.5, max_items=8)) == capped  # seeded
 
 
+def test_whole_fact_kinds_put_every_fact_of_a_kind_in_a_capped_mix() -> None:
+    """A capped mix spreads its facts over kinds (a few tables' column lists); ``whole_fact_kinds`` takes
+    every fact of those kinds first, the other kinds share the places left; a misspelt kind is one line."""
+    from sqltune.errors import ConfigError
+    from sqltune.tune.items import fact_items, pair_items, training_mix
+
+    pairs = pair_items([(f"q{i}", f"SELECT {i}") for i in range(20)])
+    facts = fact_items([{"id": f"{k}{i}", "kind": k, "prompt": f"{k} {i}", "target": f"t{i}"}
+                        for k in ("table_columns", "join", "codes") for i in range(6)])
+    spread = [it.tag for it in training_mix(pairs, facts, TuneConfig(facts_ratio=0.5, max_items=16)) if it.kind == "fact"]
+    assert spread.count("table_columns") < 6 and len(spread) == 8
+    cfg = TuneConfig.from_dict({"facts_ratio": 0.5, "max_items": 16, "whole_fact_kinds": ["table_columns"]})
+    mix = training_mix(pairs, facts, cfg)
+    kinds = [it.tag for it in mix if it.kind == "fact"]
+    assert kinds.count("table_columns") == 6 and len(kinds) == 8 and set(kinds) == {"table_columns", "join", "codes"}
+    assert sum(it.kind == "pair" for it in mix) == 8 and training_mix(pairs, facts, cfg) == mix  # seeded
+    with pytest.raises(ConfigError, match="Did you mean 'table_columns'"):
+        training_mix(pairs, facts, TuneConfig(max_items=16, whole_fact_kinds=("table_colums",)))
+    with pytest.raises(ConfigError, match="list of names"):
+        TuneConfig.from_dict({"whole_fact_kinds": "table_columns"})
+
+
 def test_a_capped_mix_keeps_tier_shares_and_covers_every_production_first() -> None:
     from sqltune.tune.items import pair_items, training_mix
 

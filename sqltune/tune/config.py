@@ -82,6 +82,10 @@ class TuneConfig:
     #: 8 or 16 epochs later, and a run has only a few long mixed epochs after a fact phase, so the pairs
     #: undo it unseen; a fact costs a few tokens where a pair with the schema costs hundreds.
     fact_every: int = 0
+    #: With ``max_items``: every fact of these kinds (``"table_columns"``: each table's exact column list)
+    #: is in the mix, and the rest of the facts' places spread over the other kinds. A capped mix takes
+    #: a few facts of each kind, so most tables' columns are never trained.
+    whole_fact_kinds: tuple[str, ...] = ()
     #: With ``prompt_mode="schema"``: the prompt start every pair shares (the schema text; whole with
     #: ``prompt_budget_tokens=0``) attends as the base model's keys and values, computed once per run and
     #: at inference once per schema; a step runs only the question and the SQL (sqltune.infer.prefix).
@@ -137,8 +141,11 @@ class TuneConfig:
             if key not in names:
                 raise ConfigError(f"Unknown tuning option {key!r}. {did_you_mean(key, names)}".strip())
         kwargs = dict(data)
-        if "target_modules" in kwargs:
-            kwargs["target_modules"] = tuple(kwargs["target_modules"])
+        for name in ("target_modules", "whole_fact_kinds"):
+            if name in kwargs:
+                if isinstance(kwargs[name], str):
+                    raise ConfigError(f"Tuning option {name} is a list of names, not the string {kwargs[name]!r}.")
+                kwargs[name] = tuple(kwargs[name])
         return cls(**kwargs)
 
     @classmethod
@@ -175,6 +182,7 @@ class TuneConfig:
     def to_dict(self) -> dict[str, t.Any]:
         d = dataclasses.asdict(self)
         d["target_modules"] = list(self.target_modules)
+        d["whole_fact_kinds"] = list(self.whole_fact_kinds)
         return d
 
     def digest(self) -> str:
@@ -187,4 +195,5 @@ class TuneConfig:
 #: Options added after adapters were first tuned, with their defaults (see :meth:`TuneConfig.digest`).
 LATE_FIELDS: dict[str, t.Any] = {"review": False, "frozen_prefix": False, "fact_repeats": 1, "fact_phase": 0.0,
                                  "torch_compile": "", "fact_final": 0.0,
-                                 "fact_final_replay": 0.0, "fact_every": 0}
+                                 "fact_final_replay": 0.0, "fact_every": 0,
+                                 "whole_fact_kinds": []}

@@ -28,7 +28,7 @@ import typing as t
 from collections.abc import Mapping
 from pathlib import Path
 
-from sqltune.errors import ConfigError, MissingArtifactError
+from sqltune.errors import ConfigError, MissingArtifactError, did_you_mean
 from sqltune.tune.config import TuneConfig
 from sqltune.tune.data import Item
 
@@ -109,7 +109,8 @@ def training_mix(pairs: t.Sequence[Item], facts: t.Sequence[Item], config: TuneC
 
     Without a cap every train pair and every fact is used, and facts are repeated (as ``<id>~2`` …)
     when they are fewer than ``facts_ratio`` of the mix. With ``max_items`` the facts take
-    ``round(max_items * facts_ratio)`` places (spread over fact kinds), the pairs the rest (each
+    ``round(max_items * facts_ratio)`` places (every fact of ``whole_fact_kinds`` first, then spread
+    over the other kinds), the pairs the rest (each
     tier its share, every production of a tier before a second of any, one phrasing per distinct
     SQL before any second one); a side with too few items gives its places to the other. The order
     is seeded and stable.
@@ -128,7 +129,14 @@ def training_mix(pairs: t.Sequence[Item], facts: t.Sequence[Item], config: TuneC
     n_facts = min(len(fact_pool), round(config.max_items * config.facts_ratio))
     n_pairs = min(len(train), config.max_items - n_facts)
     n_facts = min(len(fact_pool), config.max_items - n_pairs)
-    return _pick_pairs(train, n_pairs, rng) + _spread(fact_pool, n_facts, lambda f: f.tag, rng)
+    kinds = sorted({f.tag for f in fact_pool})
+    for kind in config.whole_fact_kinds:
+        if kind not in kinds:
+            raise ConfigError(f"whole_fact_kinds names {kind!r}, a kind no fact has. "
+                              f"{did_you_mean(kind, kinds)}".strip())
+    whole = [f for f in fact_pool if f.tag in config.whole_fact_kinds][:n_facts]
+    rest = [f for f in fact_pool if f.tag not in config.whole_fact_kinds]
+    return _pick_pairs(train, n_pairs, rng) + whole + _spread(rest, n_facts - len(whole), lambda f: f.tag, rng)
 
 
 def _pick_pairs(train: list[Item], n: int, rng: random.Random) -> list[Item]:
