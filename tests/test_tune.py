@@ -293,6 +293,8 @@ def test_whole_fact_kinds_put_every_fact_of_a_kind_in_a_capped_mix() -> None:
         training_mix(pairs, facts, TuneConfig(max_items=16, whole_fact_kinds=("table_colums",)))
     with pytest.raises(ConfigError, match="list of names"):
         TuneConfig.from_dict({"whole_fact_kinds": "table_columns"})
+    with pytest.raises(ConfigError, match="needs max_items"):
+        TuneConfig(whole_fact_kinds=("codes",))
 
 
 def test_a_capped_mix_keeps_tier_shares_and_covers_every_production_first() -> None:
@@ -830,6 +832,8 @@ def test_fact_every_brings_each_reproduced_fact_back_that_often(tmp_path: Path,
     assert any(not facts <= set(e) for e in trained[0]), "without it a reproduced fact skips epochs"
     with pytest.raises(Exception, match="fact_every"):
         TuneConfig(fact_every=-1)
+    with pytest.raises(Exception, match="fact_every needs review"):
+        TuneConfig(fact_every=1)
 
 
 def test_torch_compile_trains_the_same_run_and_leaves_the_blocks_eager(tmp_path: Path) -> None:

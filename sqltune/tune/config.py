@@ -81,10 +81,10 @@ class TuneConfig:
     #: doubling wait alone; 1: every epoch). Under the doubling wait a fact reproduced once is next seen
     #: 8 or 16 epochs later, and a run has only a few long mixed epochs after a fact phase, so the pairs
     #: undo it unseen; a fact costs a few tokens where a pair with the schema costs hundreds.
-    fact_every: int = 0
+    fact_every: int = 0  # (the fact_final phase has a review of its own, which this does not change)
     #: With ``max_items``: every fact of these kinds (``"table_columns"``: each table's exact column list)
-    #: is in the mix, and the rest of the facts' places spread over the other kinds. A capped mix takes
-    #: a few facts of each kind, so most tables' columns are never trained.
+    #: is in the mix (as many as the facts' places hold), and the places left spread over the other
+    #: kinds. A capped mix takes a few facts of each kind, so most tables' columns are never trained.
     whole_fact_kinds: tuple[str, ...] = ()
     #: With ``prompt_mode="schema"``: the prompt start every pair shares (the schema text; whole with
     #: ``prompt_budget_tokens=0``) attends as the base model's keys and values, computed once per run and
@@ -125,6 +125,14 @@ class TuneConfig:
         if not 0 <= self.fact_final < 1 or self.fact_phase + self.fact_final >= 1:
             raise ConfigError(f"fact_final must be in [0, 1) and leave the pairs a share after fact_phase "
                               f"({self.fact_phase!r}), not {self.fact_final!r}.")
+        if self.fact_every and not self.review:
+            raise ConfigError("fact_every needs review (it caps the spaced review's wait for a fact).")
+        if not isinstance(self.whole_fact_kinds, (tuple, list)) or not all(
+                isinstance(k, str) and k for k in self.whole_fact_kinds):
+            raise ConfigError(f"whole_fact_kinds must be a list of fact kinds, not {self.whole_fact_kinds!r}.")
+        object.__setattr__(self, "whole_fact_kinds", tuple(sorted(set(self.whole_fact_kinds))))  # order is moot
+        if self.whole_fact_kinds and not self.max_items:
+            raise ConfigError("whole_fact_kinds needs max_items (without a cap every fact is trained).")
         if self.fact_final_replay < 0:
             raise ConfigError(f"fact_final_replay must not be negative, not {self.fact_final_replay!r}.")
         if self.mome:
@@ -143,8 +151,8 @@ class TuneConfig:
         kwargs = dict(data)
         for name in ("target_modules", "whole_fact_kinds"):
             if name in kwargs:
-                if isinstance(kwargs[name], str):
-                    raise ConfigError(f"Tuning option {name} is a list of names, not the string {kwargs[name]!r}.")
+                if isinstance(kwargs[name], str) or not isinstance(kwargs[name], (list, tuple)):
+                    raise ConfigError(f"Tuning option {name} is a list of names, not {kwargs[name]!r}.")
                 kwargs[name] = tuple(kwargs[name])
         return cls(**kwargs)
 

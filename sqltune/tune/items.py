@@ -130,7 +130,7 @@ def training_mix(pairs: t.Sequence[Item], facts: t.Sequence[Item], config: TuneC
     n_pairs = min(len(train), config.max_items - n_facts)
     n_facts = min(len(fact_pool), config.max_items - n_pairs)
     kinds = sorted({f.tag for f in fact_pool})
-    for kind in config.whole_fact_kinds:
+    for kind in config.whole_fact_kinds if fact_pool else ():  # (no facts in the mix: nothing to name)
         if kind not in kinds:
             raise ConfigError(f"whole_fact_kinds names {kind!r}, a kind no fact has. "
                               f"{did_you_mean(kind, kinds)}".strip())
