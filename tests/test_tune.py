@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import string
 import typing as t
+import warnings
 from pathlib import Path
 
 import pytest
@@ -390,6 +391,27 @@ def test_a_time_budget_stops_the_run(tmp_path: Path) -> None:
                      time_budget_s=1e-6)
     _, result = memory_tune(model, tok, _facts(8), _schema(), cfg, tmp_path / "run")
     assert result.stopped == "time_budget" and result.steps == 1
+
+
+def test_the_cpu_preset_uses_bf16_only_where_the_cpu_has_it_and_training_warns_otherwise(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """On an AVX2-only CPU bf16 is emulated (a step took 20 minutes): the preset trains in fp32 there."""
+    import sqltune.tune.bf16 as bf16
+    import sqltune.tune.train as train
+    from sqltune.tune.bf16 import SlowBf16Warning
+
+    for native in (True, False):
+        monkeypatch.setattr(bf16, "native_bf16", lambda device_type="cpu", native=native: native)
+        assert TuneConfig.preset("cpu").bf16_autocast is native
+    model, tok = _word_model(4)
+    cfg = TuneConfig(max_steps=1, eval_every=100, prompt_mode="none", batch_tokens=64, max_seq_len=64,
+                     bf16_autocast=True, recall_items=0, eval_items=0)
+    for native in (True, False):
+        monkeypatch.setattr(train, "native_bf16", lambda device_type, native=native: native)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            memory_tune(model, tok, _facts(4), _schema(), cfg, tmp_path / f"run{native}")
+        assert [w.category for w in caught if w.category is SlowBf16Warning] == ([] if native else [SlowBf16Warning])
 
 
 # ------------------------------------------------------------------ projects, adapters, the command

@@ -162,19 +162,21 @@ class TuneConfig:
 
         ``cpu`` trains a seeded slice (``max_items``, half facts) on every layer, pairs with the
         600-token linked schema that inference puts in the prompt, under spaced review, in bf16 autocast
-        at lr 5e-4 (at 2e-3 bf16 diverges, and fp32 at 2e-3 overwrites what the model does on other
-        schemas), until every item is reproduced exactly or ``time_budget_s`` of training is spent
+        where the CPU has bf16 instructions (fp32 elsewhere: :mod:`sqltune.tune.bf16`) at lr 5e-4 (at
+        2e-3 bf16 diverges, and fp32 at 2e-3 overwrites what the model does on other schemas), until every item is reproduced exactly or ``time_budget_s`` of training is spent
         (``max_steps`` is a backstop). ``fact_phase=0.35`` with ``time_budget_s=1200`` takes fact
         recall from 22% to 94% on cpg, but EX on both samples fell (README), so it is an option.
         ``full`` trains on every pair
         and fact with the schema in the prompt; the schema is the shared prompt prefix
         (``share_prefix``), so it runs once per batch.
         """
+        from sqltune.tune.bf16 import native_bf16
+
         presets = {
             "cpu": dict(max_steps=300, batch_tokens=2048, max_seq_len=1024, lr=5e-4, lora_r=16, lora_alpha=32,
                         warmup_steps=5, prompt_mode="schema", prompt_budget_tokens=600, max_items=128,
                         facts_ratio=0.5, eval_items=0, save_every=10, recall_items=32, time_budget_s=780.0,
-                        review=True, bf16_autocast=True,
+                        review=True, bf16_autocast=native_bf16("cpu"),
                         mome={"n_experts": 32, "router_warmup_steps": 20, "dispatch": "dense"}),
             "full": dict(max_steps=2000, batch_tokens=65536, max_seq_len=3584, lr=5e-4, lora_r=64, lora_alpha=128,
                          prompt_mode="schema", prompt_budget_tokens=3000, eval_items=0, save_every=200,

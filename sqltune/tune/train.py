@@ -40,6 +40,7 @@ import random
 import re
 import time
 import typing as t
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -47,6 +48,7 @@ from sqltune import atomic
 from sqltune.errors import ConfigError
 from sqltune.prompt import PromptBuilder, PromptConfig
 from sqltune.schema import Schema
+from sqltune.tune.bf16 import SlowBf16Warning, native_bf16
 from sqltune.tune.config import TuneConfig
 from sqltune.infer.prefix import PrefixCache
 from sqltune.tune.data import Encoded, Item, batches, collate, encode, frozen_start, identifier_strings
@@ -260,6 +262,9 @@ def memory_tune(model: t.Any, tokenizer: t.Any, items: t.Sequence[Item], schema:
     pad = tokenizer.pad_token_id
     device = _device(model)
     autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=config.bf16_autocast)
+    if config.bf16_autocast and not native_bf16(device.type):
+        warnings.warn(f"bf16_autocast on a {device.type} without bf16 instructions: a step may take many "
+                      f"times as long as in fp32 (set bf16_autocast to false).", SlowBf16Warning, stacklevel=2)
     review = (Review.from_dict(state["review"]) if "review" in state else Review.start(len(data))) \
         if config.review else None
     facts = frozenset(i for i, it in enumerate(items) if it.kind == "fact")
