@@ -14,26 +14,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import sys
 import time
 from pathlib import Path
 
 import torch
 
-from sqltune.tune.bf16 import native_bf16
+from sqltune.tune.bf16 import cpu_name, native_bf16
 
 SHAPES = {"q_proj": (896, 896), "k_proj": (896, 128), "gate_proj": (896, 4864), "down_proj": (4864, 896)}
-
-
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "cpu"
 
 
 def _seconds(tokens: int, k: int, n: int, bf16: bool, repeats: int, max_seconds: float) -> float:
@@ -63,7 +52,7 @@ def main() -> int:
         rows.append({"matmul": name, "shape": [args.tokens, k, n], "fp32_ms": fp32 * 1e3, "bf16_autocast_ms": bf16 * 1e3,
                      "bf16_over_fp32": bf16 / fp32})
     total32, total16 = sum(r["fp32_ms"] for r in rows), sum(r["bf16_autocast_ms"] for r in rows)
-    report = {"cpu": _cpu_name(), "torch": torch.__version__, "threads": torch.get_num_threads(),
+    report = {"cpu": cpu_name(), "torch": torch.__version__, "threads": torch.get_num_threads(),
               "capability": torch.backends.cpu.get_cpu_capability(), "native_bf16": native_bf16("cpu"),
               "rows": rows, "bf16_over_fp32": total16 / total32}
     print(f"{report['cpu']} ({report['capability']}, {report['threads']} threads), native bf16: {report['native_bf16']}")

@@ -28,13 +28,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import tempfile
 import time
 import typing as t
 from pathlib import Path
+
+from sqltune.tune.bf16 import cpu_name
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
@@ -265,16 +266,6 @@ def _markdown(report: dict[str, t.Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def _loss(x: float | None) -> str:
     return "-" if x is None else f"{x:.3f}"
 
@@ -334,7 +325,7 @@ def _report(args: argparse.Namespace, runs: dict[str, dict[str, t.Any]], load_st
             threads: int) -> dict[str, t.Any]:
     report = {"model": args.model, "steps": args.steps, "items": runs[next(iter(runs))]["items"],
               "batch_tokens": args.batch_tokens, "lr": args.lr, "recall_items": args.recall_items, "threads": threads,
-              "machine": f"{_cpu_name()}, {os.cpu_count()} CPUs", "load_start": load_start,
+              "machine": f"{cpu_name()}, {os.cpu_count()} CPUs", "load_start": load_start,
               "load_end": round(os.getloadavg()[0], 2), "wall_s": round(time.perf_counter() - start, 1), "runs": runs,
               "ratio_vs_trainer": {m: round(r["tokens_per_s"] / runs["trainer"]["tokens_per_s"], 3)
                                    for m, r in runs.items() if "trainer" in runs and m != "trainer"},

@@ -14,6 +14,8 @@ True
 from __future__ import annotations
 
 import functools
+import platform
+from pathlib import Path
 
 
 class SlowBf16Warning(UserWarning):
@@ -31,3 +33,14 @@ def native_bf16(device_type: str = "cpu") -> bool:
         return False
     checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
     return any(bool(getattr(torch.cpu, name, lambda: False)()) for name in checks)
+
+
+def cpu_name() -> str:
+    """The CPU's model name (``/proc/cpuinfo``), for benchmark reports."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
