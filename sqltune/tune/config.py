@@ -163,8 +163,9 @@ class TuneConfig:
         ``cpu`` trains a seeded slice (``max_items``, half facts) on every layer, pairs with the
         600-token linked schema that inference puts in the prompt, under spaced review, in bf16 autocast
         where the CPU has bf16 instructions (fp32 elsewhere: :mod:`sqltune.tune.bf16`) at lr 5e-4 (at
-        2e-3 bf16 diverges, and fp32 at 2e-3 overwrites what the model does on other schemas), until every item is reproduced exactly or ``time_budget_s`` of training is spent
-        (``max_steps`` is a backstop). ``fact_phase=0.35`` with ``time_budget_s=1200`` takes fact
+        2e-3 bf16 diverges, and fp32 at 2e-3 overwrites what the model does on other schemas), until
+        every item is reproduced exactly or ``time_budget_s`` of training is spent (``max_steps`` is a
+        backstop). ``fact_phase=0.35`` with ``time_budget_s=1200`` takes fact
         recall from 22% to 94% on cpg, but EX on both samples fell (README), so it is an option.
         ``full`` trains on every pair
         and fact with the schema in the prompt; the schema is the shared prompt prefix
