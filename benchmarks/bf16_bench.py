@@ -13,13 +13,13 @@ Prints a table and writes ``benchmarks/out/bf16.json``. Run: ``python benchmarks
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
 
 import torch
 
+from sqltune import atomic
 from sqltune.tune.bf16 import cpu_name, native_bf16
 
 SHAPES = {"q_proj": (896, 896), "k_proj": (896, 128), "gate_proj": (896, 4864), "down_proj": (4864, 896)}
@@ -63,9 +63,7 @@ def main() -> int:
               f"{r['bf16_autocast_ms']:.1f} | {r['bf16_over_fp32']:.2f} |")
     print(f"| all four | | {total32:.1f} | {total16:.1f} | {report['bf16_over_fp32']:.2f} |")
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = args.out.with_suffix(".tmp")
-    tmp.write_text(json.dumps(report, indent=2) + "\n")
-    tmp.replace(args.out)
+    atomic.write_json(args.out, report)
     return 0
 
 
