@@ -13,6 +13,7 @@ import time
 import typing as t
 from dataclasses import dataclass
 
+from sqltune.infer.heads import HeadCache
 from sqltune.infer.prefix import PrefixCache, batch_inputs
 
 _FENCE = re.compile(r"```(?:sql|SQL)?\s*\n?(.*?)(?:```|$)", re.S)
@@ -55,12 +56,13 @@ def extract_sql(text: str) -> str:
 def generate_candidates(model: t.Any, tokenizer: t.Any, prompts: t.Sequence[str], config: DecodeConfig = DecodeConfig(),
                         *, logits_processor_factory: t.Callable[[int], t.Any] | None = None,
                         progress: t.Callable[[int], None] | None = None,
-                        prefix: PrefixCache | None = None) -> tuple[list[list[str]], list[float]]:
+                        prefix: PrefixCache | HeadCache | None = None) -> tuple[list[list[str]], list[float]]:
     """``config.num_candidates`` SQL strings per prompt, and seconds spent per prompt.
 
     Prompts are left-padded into batches; ``logits_processor_factory(prompt_length)`` makes the
     processors (e.g. schema constraints) for one batch. With ``prefix``, the start the prompts share
     runs once and is reused by later batches (:mod:`sqltune.infer.prefix`); the outputs are the same.
+    A :class:`sqltune.infer.heads.HeadCache` instead gives each prompt its head's base keys and values.
     """
     import torch
     from transformers import LogitsProcessorList
@@ -74,13 +76,21 @@ def generate_candidates(model: t.Any, tokenizer: t.Any, prompts: t.Sequence[str]
         t0 = time.perf_counter()
         kwargs: dict[str, t.Any] = {}
         rows = tokenizer(batch, add_special_tokens=False)["input_ids"] if prefix is not None else None
-        k, cache = prefix.start_for(model, rows) if prefix is not None and rows is not None else (0, None)
-        if cache is not None and rows is not None and prefix is not None:
-            pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-            enc = batch_inputs(rows, k, pad, model.device)
-            cache.batch_repeat_interleave(len(batch) * (n if config.do_sample else max(config.num_beams, n)))
-            kwargs[prefix.cache_arg] = cache
-        else:
+        pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+        k, cache, enc = 0, None, None
+        if isinstance(prefix, HeadCache) and rows is not None:  # each prompt's own frozen head
+            made = prefix.inputs_for(model, batch, rows, pad, model.device)
+            if made is not None:
+                enc, cache = made
+                cache.batch_repeat_interleave(n if config.do_sample else max(config.num_beams, n))
+                kwargs[prefix.cache_arg] = cache
+        elif prefix is not None and rows is not None:
+            k, cache = prefix.start_for(model, rows)
+            if cache is not None:
+                enc = batch_inputs(rows, k, pad, model.device)
+                cache.batch_repeat_interleave(len(batch) * (n if config.do_sample else max(config.num_beams, n)))
+                kwargs[prefix.cache_arg] = cache
+        if enc is None:
             enc = tokenizer(batch, return_tensors="pt", padding=True, add_special_tokens=False).to(model.device)
         kwargs.update(max_new_tokens=config.max_new_tokens, num_return_sequences=n,
                       pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id)

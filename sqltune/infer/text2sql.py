@@ -23,6 +23,7 @@ from sqltune.errors import ConfigError
 from sqltune.identifiers import sqlglot_dialect
 from sqltune.infer.decode import DecodeConfig, generate_candidates
 from sqltune.infer.fewshot import PairRetriever
+from sqltune.infer.heads import HeadCache, head_length
 from sqltune.infer.prefix import PrefixCache
 from sqltune.infer.select import choose
 from sqltune.models import DEFAULT_MODEL, Model, load_model
@@ -96,11 +97,16 @@ class Text2SQL:
         self.timeout_s = timeout_s
         self.row_cap = row_cap
         self.box = Sandbox(schema.execution_db)
+        frozen = _frozen_prefix(self.model.adapter)
         if base_prefix is None:
-            base_prefix = _frozen_prefix(self.model.adapter)
-        #: The shared prompt start's keys and values, reused across batches and calls.
-        self.prefix: PrefixCache | None = None
-        if decode.prefix_min_tokens:
+            base_prefix = bool(frozen)
+        #: The shared prompt start's keys and values, reused across batches and calls (or, for an adapter
+        #: tuned with a frozen linked schema, each prompt's head: :mod:`sqltune.infer.heads`).
+        self.prefix: PrefixCache | HeadCache | None = None
+        if base_prefix and frozen == "heads":
+            tok = self.model.tokenizer
+            self.prefix = HeadCache(max_entries=256, split=lambda p: head_length(tok, p))
+        elif decode.prefix_min_tokens:
             limit = None
             if base_prefix:  # exactly the start the adapter's training froze, no further
                 from sqltune.tune.data import frozen_start
@@ -218,10 +224,15 @@ class Text2SQL:
         self.box.close()
 
 
-def _frozen_prefix(adapter: str | None) -> bool:
-    """Whether ``adapter`` was tuned against the base model's keys and values of the shared prompt start."""
+def _frozen_prefix(adapter: str | None) -> str:
+    """How ``adapter`` was tuned against the base model's keys and values of the prompt's start: ``""``
+    (it was not), ``"shared"`` (the whole schema, a start all questions share) or ``"heads"`` (the linked
+    schema: each prompt's head)."""
     if not adapter:
-        return False
+        return ""
     from sqltune.tune.artifact import read_meta
 
-    return bool(read_meta(adapter).get("config", {}).get("frozen_prefix"))
+    config = read_meta(adapter).get("config", {})
+    if not config.get("frozen_prefix"):
+        return ""
+    return "heads" if config.get("prompt_budget_tokens") else "shared"

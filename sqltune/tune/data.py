@@ -89,13 +89,19 @@ def identifier_spans(text: str, schema: Schema, strings: t.Sequence[str] | None 
 
 
 def encode(item: Item, builder: t.Any, tokenizer: t.Any, schema: Schema, *, identifier_weight: float,
-           max_len: int, strings: t.Sequence[str], frozen: t.Sequence[int] = ()) -> Encoded:
+           max_len: int, strings: t.Sequence[str], frozen: t.Sequence[int] = (), heads: bool = False) -> Encoded:
     """Token ids, labels, weights. A prompt that starts with ``frozen`` keeps it whole and marks it
-    (:attr:`Encoded.frozen`); ``max_len`` then bounds the tokens after it."""
+    (:attr:`Encoded.frozen`); ``max_len`` then bounds the tokens after it. ``heads``: a pair's frozen
+    start is its own head, all before its question (:func:`sqltune.infer.heads.head_length`)."""
+    from sqltune.infer.heads import head_length
+
     prompt, target = builder.example(item.question, item.target, item.kind)
     p_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
     head: list[int] = []
-    if frozen and len(p_ids) > len(frozen) and tuple(p_ids[:len(frozen)]) == tuple(frozen):
+    if heads and item.kind == "pair":
+        n = min(head_length(tokenizer, prompt), len(p_ids) - 1)
+        head, p_ids = list(p_ids[:n]), p_ids[n:]
+    elif frozen and len(p_ids) > len(frozen) and tuple(p_ids[:len(frozen)]) == tuple(frozen):
         head, p_ids = list(frozen), p_ids[len(frozen):]
     enc = tokenizer(target, add_special_tokens=False, return_offsets_mapping=True)
     t_ids, offsets = enc["input_ids"], enc["offset_mapping"]
@@ -126,18 +132,34 @@ def frozen_start(builder: t.Any, tokenizer: t.Any, questions: t.Sequence[str] = 
     return tuple(rows[0][:shared_start(rows)])
 
 
+def frozen_parts(config: t.Any, builder: t.Any, tokenizer: t.Any,
+                 questions: t.Sequence[str]) -> tuple[tuple[int, ...], bool, t.Any]:
+    """What ``TuneConfig.frozen_prefix`` freezes, as ``(frozen, heads, cache)`` for :func:`encode` and
+    :func:`sqltune.tune.loss.weighted_loss`: with the whole schema (``prompt_budget_tokens=0``) the start
+    the pair prompts share, computed once (a ``PrefixCache``); with a linked schema each pair's own head
+    (``heads``), computed once per head (a ``HeadCache``); else nothing."""
+    from sqltune.infer.heads import HeadCache
+    from sqltune.infer.prefix import PrefixCache
+
+    if not config.frozen_prefix:
+        return (), False, None
+    if config.prompt_budget_tokens:
+        return (), True, HeadCache()
+    return frozen_start(builder, tokenizer, questions), False, PrefixCache(min_tokens=1, base=True)
+
+
 def batches(data: t.Sequence[Encoded], batch_tokens: int, seed: int, epoch: int) -> list[list[int]]:
     """Length-bucketed batches of indices (padding waste stays small), in a seeded order.
 
     Lengths are :attr:`Encoded.cost`, and rows with a frozen start never share a batch with rows without one.
     """
     rng = random.Random(f"{seed}:{epoch}")
-    order = sorted(range(len(data)), key=lambda i: (data[i].frozen, data[i].cost, rng.random()))
+    order = sorted(range(len(data)), key=lambda i: (data[i].frozen > 0, data[i].cost, rng.random()))
     out: list[list[int]] = []
     cur: list[int] = []
     for i in order:
         longest = max([data[j].cost for j in cur] + [data[i].cost])
-        if cur and (longest * (len(cur) + 1) > batch_tokens or data[cur[0]].frozen != data[i].frozen):
+        if cur and (longest * (len(cur) + 1) > batch_tokens or (data[cur[0]].frozen > 0) != (data[i].frozen > 0)):
             out.append(cur)
             cur = []
         cur.append(i)
@@ -150,29 +172,32 @@ def batches(data: t.Sequence[Encoded], batch_tokens: int, seed: int, epoch: int)
 def collate(rows: t.Sequence[Encoded], pad_id: int, *, share_prefix: bool = False) -> dict[str, t.Any]:
     """Right-padded tensors; with ``share_prefix`` the rows' common start goes once into ``prefix_ids``.
 
-    Rows with a frozen start (all alike, see :func:`batches`) leave it out; ``frozen_ids`` holds it, for
+    Rows with a frozen start (all with one, see :func:`batches`) leave it out: ``frozen_ids`` holds it
+    where the rows share it, else ``head_ids`` (padded) and ``head_len`` hold each row's, for
     :func:`sqltune.tune.loss.hidden_states` to attend to the base model's keys and values of it.
     """
     import torch
 
     from sqltune.tune.loss import shared_prefix
 
-    cut = 0
+    cuts = [0] * len(rows)
     frozen = rows[0].frozen if rows else 0
+    per_row = False
     if frozen:
-        if any(r.frozen != frozen for r in rows):
+        if any(not r.frozen for r in rows):
             raise ValueError("collate: rows with and without a frozen start in one batch")
-        cut = frozen
+        cuts = [r.frozen for r in rows]
+        per_row = any(r.input_ids[:r.frozen] != rows[0].input_ids[:frozen] for r in rows)
     elif share_prefix and len(rows) > 1:
         firsts = [next((i for i, lab in enumerate(r.labels) if lab != -100), len(r)) for r in rows]
-        cut = shared_prefix([r.input_ids for r in rows], firsts)
-    n = max(len(r) for r in rows) - cut
+        cuts = [shared_prefix([r.input_ids for r in rows], firsts)] * len(rows)
+    n = max(len(r) - c for r, c in zip(rows, cuts))
     ids = torch.full((len(rows), n), pad_id, dtype=torch.long)
     labels = torch.full((len(rows), n), -100, dtype=torch.long)
     weights = torch.zeros((len(rows), n), dtype=torch.float32)
     mask = torch.zeros((len(rows), n), dtype=torch.long)
     ident = torch.zeros((len(rows), n), dtype=torch.bool)
-    for i, r in enumerate(rows):
+    for i, (r, cut) in enumerate(zip(rows, cuts)):
         k = len(r) - cut
         ids[i, :k] = torch.tensor(r.input_ids[cut:])
         labels[i, :k] = torch.tensor(r.labels[cut:])
@@ -180,6 +205,11 @@ def collate(rows: t.Sequence[Encoded], pad_id: int, *, share_prefix: bool = Fals
         ident[i, :k] = torch.tensor(r.ident[cut:])
         mask[i, :k] = 1
     out = {"input_ids": ids, "attention_mask": mask, "labels": labels, "weights": weights, "ident": ident}
-    if cut:
-        out["frozen_ids" if frozen else "prefix_ids"] = torch.tensor(rows[0].input_ids[:cut], dtype=torch.long)
+    if per_row:
+        heads = torch.full((len(rows), max(cuts)), pad_id, dtype=torch.long)
+        for i, (r, cut) in enumerate(zip(rows, cuts)):
+            heads[i, :cut] = torch.tensor(r.input_ids[:cut])
+        out["head_ids"], out["head_len"] = heads, torch.tensor(cuts, dtype=torch.long)
+    elif cuts and cuts[0]:
+        out["frozen_ids" if frozen else "prefix_ids"] = torch.tensor(rows[0].input_ids[:cuts[0]], dtype=torch.long)
     return out

@@ -13,7 +13,9 @@ prefix, for a quarter to a half fewer tokens through the model.
 A batch whose rows start with a *frozen* start (``frozen_ids``, ``TuneConfig.frozen_prefix``: the
 whole schema text, thousands of tokens) attends to that start's keys and values as the base model
 computes them, once per run (``frozen_cache``, a :class:`sqltune.infer.prefix.PrefixCache` with
-``base=True``), with no gradient through it: inference computes it the same way.
+``base=True``), with no gradient through it: inference computes it the same way. With the linked
+schema each row has a frozen head of its own (``head_ids``/``head_len``, a
+:class:`sqltune.infer.heads.HeadCache`), computed once per head and padded into the batch.
 """
 
 from __future__ import annotations
@@ -69,6 +71,18 @@ def hidden_states(model: t.Any, batch: dict[str, t.Any], frozen_cache: t.Any = N
 
     inner = unwrap(model)
     backbone = getattr(inner, inner.base_model_prefix)
+    if batch.get("head_ids") is not None:  # each row its own frozen head (sqltune.infer.heads)
+        if frozen_cache is None or not hasattr(frozen_cache, "batch"):
+            raise ValueError("a batch with head_ids needs a HeadCache as frozen_cache")
+        lens = batch["head_len"].tolist()
+        heads = [tuple(r[:n]) for r, n in zip(batch["head_ids"].tolist(), lens)]
+        cache, head_mask = frozen_cache.batch(model, heads)
+        mask = torch.cat([head_mask.to(batch["attention_mask"]), batch["attention_mask"]], dim=1)
+        n = batch["input_ids"].shape[1]
+        positions = batch["head_len"].to(batch["input_ids"].device).unsqueeze(1) + torch.arange(
+            n, device=batch["input_ids"].device).unsqueeze(0)
+        return backbone(input_ids=batch["input_ids"], attention_mask=mask, use_cache=True, position_ids=positions,
+                        **{frozen_cache.cache_arg: cache}).last_hidden_state
     frozen = batch.get("frozen_ids")
     prefix = frozen if frozen is not None else batch.get("prefix_ids")
     if prefix is None or prefix.shape[-1] == 0:

@@ -222,8 +222,7 @@ def measure_recall(model: t.Any, tokenizer: t.Any, schema: Schema, items: t.Sequ
                    config: TuneConfig) -> Recall:
     """Exact recall of up to ``recall_items`` trained facts and pairs each (seeded sample), tuned and untuned."""
     from sqltune.prompt import PromptBuilder, PromptConfig
-    from sqltune.infer.prefix import PrefixCache
-    from sqltune.tune.data import frozen_start
+    from sqltune.tune.data import frozen_parts
     from sqltune.tune.recall import greedy_recall
 
     if not config.recall_items:
@@ -232,9 +231,8 @@ def measure_recall(model: t.Any, tokenizer: t.Any, schema: Schema, items: t.Sequ
     builder = PromptBuilder(schema, tokenizer, PromptConfig(mode=config.prompt_mode,
                                                             budget_tokens=config.prompt_budget_tokens))
     rng = random.Random(f"recall:{config.seed}")
-    frozen = frozen_start(builder, tokenizer, [it.question for it in items if it.kind == "pair"]) \
-        if config.frozen_prefix else ()
-    fcache = PrefixCache(min_tokens=1, base=True) if frozen else None  # one start for tuned and untuned
+    frozen, heads, fcache = frozen_parts(config, builder, tokenizer,  # one cache for tuned and untuned
+                                         [it.question for it in items if it.kind == "pair"])
     out: dict[str, t.Any] = {}
     for kind, label in (("fact", "facts"), ("pair", "pairs")):
         unique = [it for it in items if it.kind == kind and "~" not in it.id]
@@ -242,14 +240,14 @@ def measure_recall(model: t.Any, tokenizer: t.Any, schema: Schema, items: t.Sequ
         if not sample:
             continue
         score, misses = greedy_recall(model, tokenizer, builder, sample, schema, max_len=config.max_seq_len,
-                                      frozen=frozen, frozen_cache=fcache)
+                                      frozen=frozen, heads=heads, frozen_cache=fcache)
         out[label], out[f"n_{label}"], out[f"{kind}_misses"] = round(score, 4), len(sample), tuple(misses)
         if kind == "fact":
             out["fact_kinds"] = _by_kind(sample, set(misses))
         if config.recall_base:
             with _base_only(model):
                 base, _ = greedy_recall(model, tokenizer, builder, sample, schema, max_len=config.max_seq_len,
-                                        frozen=frozen, frozen_cache=fcache)
+                                        frozen=frozen, heads=heads, frozen_cache=fcache)
             out[f"base_{label}"] = round(base, 4)
     return Recall(**out, seconds=round(time.perf_counter() - start, 2))
 

@@ -51,11 +51,12 @@ def exact_recall(model: t.Any, tokenizer: t.Any, builder: t.Any, items: t.Sequen
 
 def greedy_recall(model: t.Any, tokenizer: t.Any, builder: t.Any, items: t.Sequence[Item], schema: t.Any, *,
                   max_len: int = 4096, batch_size: int = 8, chunk: int = 512, frozen: t.Sequence[int] = (),
-                  frozen_cache: t.Any = None) -> tuple[float, list[str]]:
+                  heads: bool = False, frozen_cache: t.Any = None) -> tuple[float, list[str]]:
     """Share of ``items`` that greedy decoding would reproduce exactly, from one teacher-forced pass each.
 
     A target cut by ``max_len`` counts as a miss (its end cannot be checked). ``frozen``/``frozen_cache``:
-    prompts that start with ``frozen`` attend to its base keys and values (``TuneConfig.frozen_prefix``).
+    prompts that start with ``frozen`` attend to its base keys and values (``TuneConfig.frozen_prefix``);
+    ``heads``: each pair prompt's own head does (a ``HeadCache``).
     """
     import torch
 
@@ -68,20 +69,21 @@ def greedy_recall(model: t.Any, tokenizer: t.Any, builder: t.Any, items: t.Seque
     rows = []
     misses: list[str] = []
     for it in items:
-        enc = encode(it, builder, tokenizer, schema, identifier_weight=1.0, max_len=max_len, strings=(), frozen=frozen)
+        enc = encode(it, builder, tokenizer, schema, identifier_weight=1.0, max_len=max_len, strings=(), frozen=frozen,
+                     heads=heads)
         full = len(tokenizer(it.target.strip() + eos, add_special_tokens=False)["input_ids"])
         if sum(lab != -100 for lab in enc.labels) < full:
             misses.append(it.id)
         else:
             rows.append(enc)
-    rows.sort(key=lambda r: (r.frozen, r.cost))
+    rows.sort(key=lambda r: (r.frozen > 0, r.cost))
     was_training = model.training
     model.eval()
     head = unwrap(model).get_output_embeddings()
     device = next(model.parameters()).device
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     with torch.no_grad():
-        groups = [[r for r in rows if r.frozen == f] for f in sorted({r.frozen for r in rows})]
+        groups = [[r for r in rows if (r.frozen > 0) == f] for f in sorted({r.frozen > 0 for r in rows})]
         for group in (g[i:i + batch_size] for g in groups for i in range(0, len(g), batch_size)):
             batch = {k: v.to(device) for k, v in collate(group, pad, share_prefix=True).items()}
             hidden = hidden_states(model, batch, frozen_cache)[:, :-1]

@@ -50,8 +50,7 @@ from sqltune.prompt import PromptBuilder, PromptConfig
 from sqltune.schema import Schema
 from sqltune.tune.bf16 import SlowBf16Warning, native_bf16
 from sqltune.tune.config import TuneConfig
-from sqltune.infer.prefix import PrefixCache
-from sqltune.tune.data import Encoded, Item, batches, collate, encode, frozen_start, identifier_strings
+from sqltune.tune.data import Encoded, Item, batches, collate, encode, frozen_parts, identifier_strings
 from sqltune.tune.loss import LossStats, weighted_loss
 from sqltune.tune.parallel import Ranks, current
 from sqltune.tune.plot import write_loss_svg
@@ -229,11 +228,9 @@ def memory_tune(model: t.Any, tokenizer: t.Any, items: t.Sequence[Item], schema:
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     strings = identifier_strings(schema)
-    frozen = frozen_start(builder, tokenizer, [it.question for it in items if it.kind == "pair"]) \
-        if config.frozen_prefix else ()
-    fcache = PrefixCache(min_tokens=1, base=True) if frozen else None  # computed at first use, then reused
+    frozen, heads, fcache = frozen_parts(config, builder, tokenizer, [it.question for it in items if it.kind == "pair"])
     data = [encode(it, builder, tokenizer, schema, identifier_weight=config.identifier_weight,
-                   max_len=config.max_seq_len, strings=strings, frozen=frozen) for it in items]
+                   max_len=config.max_seq_len, strings=strings, frozen=frozen, heads=heads) for it in items]
     if not data:
         raise ConfigError("Nothing to train on: no pairs or facts were given.")
     probe = _probe(data, config)
@@ -530,8 +527,8 @@ def _recalled(model: t.Any, data: t.Sequence[Encoded], pad: int, chunk: int, sha
 def _groups(indices: t.Sequence[int], data: t.Sequence[Encoded], size: int) -> list[list[int]]:
     """``indices`` in runs of at most ``size`` whose rows all have a frozen start or all have none."""
     out: list[list[int]] = []
-    for frozen in sorted({data[i].frozen for i in indices}):
-        same = [i for i in indices if data[i].frozen == frozen]
+    for frozen in sorted({data[i].frozen > 0 for i in indices}):
+        same = [i for i in indices if (data[i].frozen > 0) == frozen]
         out += [same[k:k + size] for k in range(0, len(same), size)]
     return out
 
