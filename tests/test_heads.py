@@ -112,3 +112,22 @@ def test_generation_with_heads_matches_plain_and_one_at_a_time(tiny: tuple[t.Any
         assert batched != plain  # the adapter changed what is generated
     finally:
         lora.unload()
+
+
+def test_inference_freezes_heads_exactly_as_the_adapter_was_tuned(tmp_path: t.Any) -> None:
+    """An adapter's saved tuning config says how its inference computes the prompt start."""
+    import json
+
+    from sqltune.infer.text2sql import _frozen_prefix
+    from sqltune.tune.artifact import META
+
+    def adapter(name: str, **config: t.Any) -> str:
+        folder = tmp_path / name
+        folder.mkdir()
+        (folder / META).write_text(json.dumps({"config": config}))
+        return str(folder)
+
+    assert _frozen_prefix(adapter("linked", frozen_prefix=True, prompt_budget_tokens=600)) == "heads"
+    assert _frozen_prefix(adapter("whole", frozen_prefix=True, prompt_budget_tokens=0)) == "shared"
+    assert _frozen_prefix(adapter("plain", frozen_prefix=False, prompt_budget_tokens=600)) == ""
+    assert _frozen_prefix(None) == ""

@@ -708,6 +708,55 @@ def test_training_with_a_frozen_schema_start_memorises_pairs(tmp_path: Path) -> 
     assert losses[-1] < losses[0] / 4, losses
 
 
+def _three_tables() -> Schema:
+    def table(name: str, *cols: str) -> Table:
+        return Table("main", name, tuple(Column(c, "INTEGER", "integer") for c in cols))
+
+    return Schema("shop", "duckdb", (table("alpha", "a_id", "a_qty", "a_cost"), table("beta", "b_id", "b_name"),
+                                     table("gamma", "g_id", "g_when", "g_who", "g_what")), default_schema="main")
+
+
+def test_training_with_a_frozen_linked_schema_freezes_each_pairs_own_head(tmp_path: Path) -> None:
+    """With the linked schema each pair has its own head (the schema text its question links): computed once
+    per head with the base model, never run again, and pairs are still memorised through it."""
+    from sqltune.infer.heads import HeadCache
+    from sqltune.prompt import PromptBuilder, PromptConfig
+    from sqltune.tune.data import frozen_parts
+    from sqltune.tune.recall import greedy_recall
+
+    model, tok = _word_model(6, seed=2)
+    schema = _three_tables()
+    pairs = [Item(it.id, f"{('alpha', 'beta', 'gamma')[i % 3]} {it.question}", it.target)
+             for i, it in enumerate(_pairs(6))]
+    cfg = TuneConfig(max_steps=200, eval_every=100, prompt_mode="schema", prompt_budget_tokens=30, frozen_prefix=True,
+                     batch_tokens=256, max_seq_len=128, lr=5e-3, eval_items=0, recall_items=0, review=True)
+    builder = PromptBuilder(schema, tok, PromptConfig(budget_tokens=30))
+    frozen, heads, cache = frozen_parts(cfg, builder, tok, [p.question for p in pairs])
+    assert frozen == () and heads and isinstance(cache, HeadCache)
+    rows = [encode(p, builder, tok, schema, identifier_weight=2.0, max_len=128, strings=(), heads=True) for p in pairs]
+    assert len({r.input_ids[:r.frozen] for r in rows}) == 3  # one head per linked table
+    assert all(r.cost == len(r) - r.frozen and r.frozen > 10 for r in rows)
+    kept = encode(pairs[0], builder, tok, schema, identifier_weight=2.0, max_len=4096, strings=())
+    assert kept.input_ids == rows[0].input_ids  # the same tokens, the head only marked
+    computed: list[int] = []
+    original = HeadCache.kv
+
+    def counting(self, model, ids):  # type: ignore[no-untyped-def]
+        if tuple(ids) not in self.store:
+            computed.append(len(ids))
+        return original(self, model, ids)
+
+    HeadCache.kv = counting  # type: ignore[method-assign]
+    try:
+        tuned, result = memory_tune(model, tok, pairs, schema, cfg, tmp_path / "run")
+    finally:
+        HeadCache.kv = original  # type: ignore[method-assign]
+    assert len(computed) == 3  # each distinct head once per run
+    assert result.stopped == "memorised" and result.steps < 200, result.stopped
+    share, misses = greedy_recall(tuned, tok, builder, pairs, schema, heads=True, frozen_cache=HeadCache())
+    assert share == 1.0, misses  # reproduced through heads computed afresh, as inference computes them
+
+
 def test_options_added_later_keep_earlier_adapters_the_same_run() -> None:
     """The cpu preset as it was before `review` and `frozen_prefix` existed keeps its adapters' digest."""
     before = TuneConfig.preset("cpu", adapter="lora", max_steps=120, review=False, lr=2e-3, bf16_autocast=False,

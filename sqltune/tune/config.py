@@ -86,9 +86,11 @@ class TuneConfig:
     #: is in the mix (as many as the facts' places hold), and the places left spread over the other
     #: kinds. A capped mix takes a few facts of each kind, so most tables' columns are never trained.
     whole_fact_kinds: tuple[str, ...] = ()
-    #: With ``prompt_mode="schema"``: the prompt start every pair shares (the schema text; whole with
-    #: ``prompt_budget_tokens=0``) attends as the base model's keys and values, computed once per run and
-    #: at inference once per schema; a step runs only the question and the SQL (sqltune.infer.prefix).
+    #: With ``prompt_mode="schema"``: the schema part of a pair's prompt attends as the base model's keys
+    #: and values, with no gradient through it; a step runs only the question and the SQL. With the whole
+    #: schema (``prompt_budget_tokens=0``) it is the start every pair shares, computed once per run and at
+    #: inference once per schema (sqltune.infer.prefix); with a linked schema it is each pair's own head,
+    #: all before its question, computed once per head and at inference per question (sqltune.infer.heads).
     frozen_prefix: bool = False
     #: A ``torch.compile`` backend ("inductor"; "" for none): each decoder block is compiled in place for
     #: training (dynamic shapes, as length buckets vary) and back to eager for recall and inference.

@@ -132,19 +132,19 @@ def frozen_start(builder: t.Any, tokenizer: t.Any, questions: t.Sequence[str] = 
     return tuple(rows[0][:shared_start(rows)])
 
 
-def frozen_parts(config: t.Any, builder: t.Any, tokenizer: t.Any,
-                 questions: t.Sequence[str]) -> tuple[tuple[int, ...], bool, t.Any]:
+def frozen_parts(config: t.Any, builder: t.Any, tokenizer: t.Any, questions: t.Sequence[str],
+                 head_cache: t.Any = None) -> tuple[tuple[int, ...], bool, t.Any]:
     """What ``TuneConfig.frozen_prefix`` freezes, as ``(frozen, heads, cache)`` for :func:`encode` and
     :func:`sqltune.tune.loss.weighted_loss`: with the whole schema (``prompt_budget_tokens=0``) the start
     the pair prompts share, computed once (a ``PrefixCache``); with a linked schema each pair's own head
-    (``heads``), computed once per head (a ``HeadCache``); else nothing."""
+    (``heads``), computed once per head (``head_cache``, default a new ``HeadCache``); else nothing."""
     from sqltune.infer.heads import HeadCache
     from sqltune.infer.prefix import PrefixCache
 
     if not config.frozen_prefix:
         return (), False, None
     if config.prompt_budget_tokens:
-        return (), True, HeadCache()
+        return (), True, head_cache if head_cache is not None else HeadCache()
     return frozen_start(builder, tokenizer, questions), False, PrefixCache(min_tokens=1, base=True)
 
 

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from sqltune import atomic
 from sqltune.errors import ConfigError, MissingArtifactError
+from sqltune.infer.heads import HeadCache
 from sqltune.prompt.builder import METRIC_PROMPT_VERSION, PROMPT_VERSION
 from sqltune.schema import Schema
 from sqltune.tune.artifact import read_meta, save_adapter
@@ -189,8 +190,10 @@ def tune_items(model: t.Any, items: t.Sequence[Item], schema: Schema, config: Tu
     if ranks.main:
         ranks.barrier()
     say = progress or (lambda _row: None)
+    heads = HeadCache()  # the pairs' frozen heads (frozen_prefix, linked schema): computed once for training and recall
     tuned, result = memory_tune(loaded.model, loaded.tokenizer, items, schema, config, work, progress=progress,
-                                resume=resume, data_hash=key["data_hash"], keep_checkpoint=True, ranks=ranks)
+                                resume=resume, data_hash=key["data_hash"], keep_checkpoint=True, ranks=ranks,
+                                head_cache=heads)
     if not ranks.main:
         ranks.barrier()  # process 0 measures recall and saves
         saved = finished(folder, key)
@@ -199,7 +202,7 @@ def tune_items(model: t.Any, items: t.Sequence[Item], schema: Schema, config: Tu
         return dataclasses.replace(saved, reused=False, model=tuned)
     say({"event": "recall", "items": min(config.recall_items, _count(items, "fact"))
          + min(config.recall_items, _count(items, "pair"))})
-    recall = measure_recall(tuned, loaded.tokenizer, schema, items, config)
+    recall = measure_recall(tuned, loaded.tokenizer, schema, items, config, head_cache=heads)
     atomic.write_json(work / "recall.json", recall.to_dict())
     figures = {**key, "items": len(items), "recall": recall.to_dict(), "project": project,
                "result": {"steps": result.steps, "stopped": result.stopped,
@@ -219,8 +222,9 @@ def tune_items(model: t.Any, items: t.Sequence[Item], schema: Schema, config: Tu
 
 
 def measure_recall(model: t.Any, tokenizer: t.Any, schema: Schema, items: t.Sequence[Item],
-                   config: TuneConfig) -> Recall:
-    """Exact recall of up to ``recall_items`` trained facts and pairs each (seeded sample), tuned and untuned."""
+                   config: TuneConfig, head_cache: t.Any = None) -> Recall:
+    """Exact recall of up to ``recall_items`` trained facts and pairs each (seeded sample), tuned and untuned
+    (``head_cache``: the heads training computed, :func:`sqltune.tune.data.frozen_parts`)."""
     from sqltune.prompt import PromptBuilder, PromptConfig
     from sqltune.tune.data import frozen_parts
     from sqltune.tune.recall import greedy_recall
@@ -232,7 +236,7 @@ def measure_recall(model: t.Any, tokenizer: t.Any, schema: Schema, items: t.Sequ
                                                             budget_tokens=config.prompt_budget_tokens))
     rng = random.Random(f"recall:{config.seed}")
     frozen, heads, fcache = frozen_parts(config, builder, tokenizer,  # one cache for tuned and untuned
-                                         [it.question for it in items if it.kind == "pair"])
+                                         [it.question for it in items if it.kind == "pair"], head_cache)
     out: dict[str, t.Any] = {}
     for kind, label in (("fact", "facts"), ("pair", "pairs")):
         unique = [it for it in items if it.kind == kind and "~" not in it.id]

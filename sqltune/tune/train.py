@@ -208,14 +208,15 @@ def with_replay(facts: list[int], pairs: t.Sequence[int], start: int, ratio: flo
 def memory_tune(model: t.Any, tokenizer: t.Any, items: t.Sequence[Item], schema: Schema, config: TuneConfig,
                 out_dir: str | Path, *, progress: t.Callable[[dict[str, t.Any]], None] | None = None,
                 resume: bool = True, data_hash: str = "", keep_checkpoint: bool = False,
-                ranks: Ranks | None = None) -> tuple[t.Any, TuneResult]:
+                ranks: Ranks | None = None, head_cache: t.Any = None) -> tuple[t.Any, TuneResult]:
     """Train an adapter on ``items``; returns the wrapped model and a :class:`TuneResult`.
 
     ``keep_checkpoint``: leave a final checkpoint in ``out_dir``, so that a caller interrupted after
     training (while it measures or saves) gets the trained adapter back from a rerun at no cost.
     ``ranks``: this process's place in a data-parallel run (default: from the launcher's environment,
     :func:`sqltune.tune.parallel.current`); each batch is split over the processes and only process 0
-    writes files.
+    writes files. ``head_cache``: the :class:`sqltune.infer.heads.HeadCache` to keep the pairs' frozen
+    heads in (``frozen_prefix`` with a linked schema), e.g. to measure recall with them afterwards.
     """
     import torch
 
@@ -228,7 +229,8 @@ def memory_tune(model: t.Any, tokenizer: t.Any, items: t.Sequence[Item], schema:
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     strings = identifier_strings(schema)
-    frozen, heads, fcache = frozen_parts(config, builder, tokenizer, [it.question for it in items if it.kind == "pair"])
+    frozen, heads, fcache = frozen_parts(config, builder, tokenizer, [it.question for it in items if it.kind == "pair"],
+                                         head_cache)
     data = [encode(it, builder, tokenizer, schema, identifier_weight=config.identifier_weight,
                    max_len=config.max_seq_len, strings=strings, frozen=frozen, heads=heads) for it in items]
     if not data:
