@@ -131,3 +131,17 @@ def test_inference_freezes_heads_exactly_as_the_adapter_was_tuned(tmp_path: t.An
     assert _frozen_prefix(adapter("whole", frozen_prefix=True, prompt_budget_tokens=0)) == "shared"
     assert _frozen_prefix(adapter("plain", frozen_prefix=False, prompt_budget_tokens=600)) == ""
     assert _frozen_prefix(None) == ""
+
+
+def test_the_cache_keeps_at_most_its_entries_and_bytes_least_recently_used_first(tiny: tuple[t.Any, t.Any]) -> None:
+    model, _ = tiny
+    a, b, c = [5] * 10, [6] * 12, [7] * 14
+    cache = HeadCache(max_entries=2)
+    for ids in (a, b, a, c):  # a is used again after b, so b goes when c comes
+        cache.kv(model, ids)
+    assert list(cache.store) == [tuple(a), tuple(c)] and cache.stats["misses"] == 3
+    one = cache.nbytes // (10 + 14) * 12  # what b's keys and values take
+    small = HeadCache(max_bytes=one + 1)
+    small.kv(model, b)
+    small.kv(model, a)  # a's 10 tokens fit after b's 12 do not: b goes
+    assert list(small.store) == [tuple(a)] and 0 < small.nbytes <= one

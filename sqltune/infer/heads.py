@@ -55,16 +55,19 @@ def head_length(tokenizer: t.Any, prompt: str) -> int:
 class HeadCache:
     """Base-model keys and values per head (a tuple of token ids), computed once and kept.
 
-    ``max_entries``: the most heads kept (0: all; the oldest goes first), e.g. for inference over
-    thousands of questions. ``split``: a prompt's head length (inference: :func:`head_length` with the
-    model's tokenizer).
+    ``max_entries`` and ``max_bytes``: the most heads, and bytes of keys and values, kept (0: no limit;
+    the least recently used goes first; a 600-token head of the 0.5B model is about 15 MB, so
+    thousands of pairs would not fit). ``split``: a prompt's head length (inference:
+    :func:`head_length` with the model's tokenizer).
     """
 
     max_entries: int = 0
+    max_bytes: int = 0
     split: t.Callable[[str], int] | None = None
     store: OrderedDict[tuple[int, ...], list[tuple[t.Any, t.Any]]] = field(default_factory=OrderedDict)
     cache_arg: str = "past_key_values"
     stats: dict[str, int] = field(default_factory=lambda: {"hits": 0, "misses": 0, "tokens_reused": 0})
+    nbytes: int = 0
 
     def kv(self, model: t.Any, ids: t.Sequence[int]) -> list[tuple[t.Any, t.Any]]:
         """Per layer ``(keys, values)`` of ``ids`` (one batch row), as the base model computes them."""
@@ -89,8 +92,10 @@ class HeadCache:
         got = [(layer.keys, layer.values) for layer in cache.layers]
         self.stats["misses"] += 1
         self.store[key] = got
-        while self.max_entries and len(self.store) > self.max_entries:
-            self.store.popitem(last=False)
+        self.nbytes += _size(got)
+        while len(self.store) > 1 and ((self.max_entries and len(self.store) > self.max_entries)
+                                       or (self.max_bytes and self.nbytes > self.max_bytes)):
+            self.nbytes -= _size(self.store.popitem(last=False)[1])
         return got
 
     def copy_for(self, model: t.Any, ids: t.Sequence[int]) -> t.Any:
@@ -153,3 +158,6 @@ class HeadCache:
             mask[i, width + own - len(rest):] = 1
         return {"input_ids": ids.to(device), "attention_mask": mask.to(device)}, cache
 
+
+def _size(kv: t.Sequence[tuple[t.Any, t.Any]]) -> int:
+    return sum(k.numel() * k.element_size() + v.numel() * v.element_size() for k, v in kv)

@@ -105,7 +105,7 @@ class Text2SQL:
         self.prefix: PrefixCache | HeadCache | None = None
         if base_prefix and frozen == "heads":
             tok = self.model.tokenizer
-            self.prefix = HeadCache(max_entries=256, split=lambda p: head_length(tok, p))
+            self.prefix = HeadCache(max_entries=32, split=lambda p: head_length(tok, p))  # ~15 MB a head (0.5B)
         elif decode.prefix_min_tokens:
             limit = None
             if base_prefix:  # exactly the start the adapter's training froze, no further

@@ -163,7 +163,10 @@ class TuneConfig:
         """``cpu``: a budget for 2 cores (the README main job); ``full``: for a GPU.
 
         ``cpu`` trains a seeded slice (``max_items``, half facts) on every layer, pairs with the
-        600-token linked schema that inference puts in the prompt, under spaced review, in bf16 autocast
+        600-token linked schema that inference puts in the prompt, frozen (``frozen_prefix``: each
+        pair's schema head attends as the base model's keys and values, computed once, so a step runs
+        a tenth of a pair's tokens and the budget holds twice the steps on an AVX2 CPU, with EX 90/30/0
+        on cpg's subset against 40/30/0 unfrozen, README), under spaced review, in bf16 autocast
         where the CPU has bf16 instructions (fp32 elsewhere: :mod:`sqltune.tune.bf16`) at lr 5e-4 (at
         2e-3 bf16 diverges, and fp32 at 2e-3 overwrites what the model does on other schemas), until
         every item is reproduced exactly or ``time_budget_s`` of training is spent (``max_steps`` is a
@@ -176,10 +179,10 @@ class TuneConfig:
         from sqltune.tune.bf16 import native_bf16
 
         presets = {
-            "cpu": dict(max_steps=300, batch_tokens=2048, max_seq_len=1024, lr=5e-4, lora_r=16, lora_alpha=32,
-                        warmup_steps=5, prompt_mode="schema", prompt_budget_tokens=600, max_items=128,
-                        facts_ratio=0.5, eval_items=0, save_every=10, recall_items=32, time_budget_s=780.0,
-                        review=True, bf16_autocast=native_bf16("cpu"),
+            "cpu": dict(max_steps=300, batch_tokens=512, max_seq_len=512, lr=5e-4, lora_r=16, lora_alpha=32,
+                        warmup_steps=5, prompt_mode="schema", prompt_budget_tokens=600, frozen_prefix=True,
+                        max_items=128, facts_ratio=0.5, eval_items=0, save_every=10, recall_items=32,
+                        time_budget_s=780.0, review=True, bf16_autocast=native_bf16("cpu"),
                         mome={"n_experts": 32, "router_warmup_steps": 20, "dispatch": "dense"}),
             "full": dict(max_steps=2000, batch_tokens=65536, max_seq_len=3584, lr=5e-4, lora_r=64, lora_alpha=128,
                          prompt_mode="schema", prompt_budget_tokens=3000, eval_items=0, save_every=200,
@@ -189,6 +192,8 @@ class TuneConfig:
         if name not in presets:
             raise ConfigError(f"Unknown preset {name!r}. {did_you_mean(name, presets)}".strip())
         merged = {**presets[name], **overrides}
+        if merged.get("prompt_mode") != "schema" and "frozen_prefix" not in overrides:
+            merged["frozen_prefix"] = False  # a prompt without the schema has no schema head to freeze
         merged["mome"] = {**presets[name].get("mome", {}), **overrides.get("mome", {})}  # mome options merge too
         return cls.from_dict(merged)
 

@@ -132,6 +132,11 @@ def frozen_start(builder: t.Any, tokenizer: t.Any, questions: t.Sequence[str] = 
     return tuple(rows[0][:shared_start(rows)])
 
 
+#: The most bytes of frozen heads a training run keeps (the 64 heads of the cpu preset take ~1 GB on
+#: the 0.5B model; past this a head is computed again when it comes back).
+HEAD_BYTES = 4 << 30
+
+
 def frozen_parts(config: t.Any, builder: t.Any, tokenizer: t.Any, questions: t.Sequence[str],
                  head_cache: t.Any = None) -> tuple[tuple[int, ...], bool, t.Any]:
     """What ``TuneConfig.frozen_prefix`` freezes, as ``(frozen, heads, cache)`` for :func:`encode` and
@@ -144,7 +149,7 @@ def frozen_parts(config: t.Any, builder: t.Any, tokenizer: t.Any, questions: t.S
     if not config.frozen_prefix:
         return (), False, None
     if config.prompt_budget_tokens:
-        return (), True, head_cache if head_cache is not None else HeadCache()
+        return (), True, head_cache if head_cache is not None else HeadCache(max_bytes=HEAD_BYTES)
     return frozen_start(builder, tokenizer, questions), False, PrefixCache(min_tokens=1, base=True)
 
 

@@ -28,7 +28,7 @@ from sqltune.prompt.builder import METRIC_PROMPT_VERSION, PROMPT_VERSION
 from sqltune.schema import Schema
 from sqltune.tune.artifact import read_meta, save_adapter
 from sqltune.tune.config import TuneConfig
-from sqltune.tune.data import Item
+from sqltune.tune.data import HEAD_BYTES, Item
 from sqltune.tune.items import items_digest
 from sqltune.tune.train import TuneResult
 
@@ -190,7 +190,7 @@ def tune_items(model: t.Any, items: t.Sequence[Item], schema: Schema, config: Tu
     if ranks.main:
         ranks.barrier()
     say = progress or (lambda _row: None)
-    heads = HeadCache()  # the pairs' frozen heads (frozen_prefix, linked schema): computed once for training and recall
+    heads = HeadCache(max_bytes=HEAD_BYTES)  # the pairs' frozen heads (frozen_prefix, linked schema): computed once for training and recall
     tuned, result = memory_tune(loaded.model, loaded.tokenizer, items, schema, config, work, progress=progress,
                                 resume=resume, data_hash=key["data_hash"], keep_checkpoint=True, ranks=ranks,
                                 head_cache=heads)
