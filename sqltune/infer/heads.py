@@ -27,7 +27,7 @@ import typing as t
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
-from sqltune.infer.prefix import adapter_off
+from sqltune.infer.prefix import run_start
 
 #: The line that starts the question in every SQL prompt (:meth:`sqltune.prompt.builder.PromptBuilder.user`).
 QUESTION_LINE = "\nQuestion: "
@@ -71,10 +71,6 @@ class HeadCache:
 
     def kv(self, model: t.Any, ids: t.Sequence[int]) -> list[tuple[t.Any, t.Any]]:
         """Per layer ``(keys, values)`` of ``ids`` (one batch row), as the base model computes them."""
-        import torch
-
-        from sqltune.tune.loss import unwrap
-
         key = tuple(int(i) for i in ids)
         got = self.store.get(key)
         if got is not None:
@@ -82,13 +78,7 @@ class HeadCache:
             self.stats["tokens_reused"] += len(key)
             self.store.move_to_end(key)
             return got
-        inner = unwrap(model)
-        backbone = getattr(inner, inner.base_model_prefix)
-        device = next(inner.parameters()).device
-        with torch.no_grad(), adapter_off(model):
-            out = backbone(input_ids=torch.tensor([key], device=device), use_cache=True)
-        self.cache_arg = "cache" if "cache" in out else "past_key_values"  # transformers >= 5.x renamed it
-        cache = out[self.cache_arg]
+        self.cache_arg, cache = run_start(model, key, base=True)
         got = [(layer.keys, layer.values) for layer in cache.layers]
         self.stats["misses"] += 1
         self.store[key] = got

@@ -103,18 +103,25 @@ class PrefixCache:
         return copy.deepcopy(self.cache)
 
     def _compute(self, model: t.Any, ids: tuple[int, ...]) -> None:
-        import torch
-
-        from sqltune.tune.loss import unwrap
-
-        inner = unwrap(model)
-        backbone = getattr(inner, inner.base_model_prefix)
-        device = next(inner.parameters()).device
-        with torch.no_grad(), (adapter_off(model) if self.base else contextlib.nullcontext()):
-            out = backbone(input_ids=torch.tensor([ids], device=device), use_cache=True)
-        self.cache_arg = "cache" if "cache" in out else "past_key_values"  # transformers >= 5.x renamed it
-        self.cache = out[self.cache_arg]
+        self.cache_arg, self.cache = run_start(model, ids, base=self.base)
         self.ids = ids
+
+
+def run_start(model: t.Any, ids: t.Sequence[int], *, base: bool) -> tuple[str, t.Any]:
+    """``(cache_arg, cache)``: the keys and values of one row of ``ids`` through ``model``'s backbone, with
+    no gradient (and the adapter off with ``base``); ``cache_arg`` is the name the model's forward takes
+    the cache by (``cache`` from transformers 5.x, ``past_key_values`` before)."""
+    import torch
+
+    from sqltune.tune.loss import unwrap
+
+    inner = unwrap(model)
+    backbone = getattr(inner, inner.base_model_prefix)
+    device = next(inner.parameters()).device
+    with torch.no_grad(), (adapter_off(model) if base else contextlib.nullcontext()):
+        out = backbone(input_ids=torch.tensor([list(ids)], device=device), use_cache=True)
+    cache_arg = "cache" if "cache" in out else "past_key_values"
+    return cache_arg, out[cache_arg]
 
 
 def batch_inputs(rows: t.Sequence[t.Sequence[int]], k: int, pad_id: int, device: t.Any) -> dict[str, t.Any]:
