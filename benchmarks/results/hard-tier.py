@@ -8,22 +8,20 @@ the tuned model asked with the 600-token linked schema, as it was trained).
 
 Writes OUT.json after every run (EX, TS, invented-identifier rate, seconds, report paths).
 """
+import dataclasses
 import json
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 from sqltune.evaluate import EvalConfig, evaluate
+from sqltune.evalset import load_evalset
 
 sample, adapter, out = sys.argv[1], sys.argv[2], sys.argv[3]
 labels = sys.argv[4].split(";") if len(sys.argv) > 4 else ["base", "base, constrained", "tuned", "tuned, constrained"]
-root = Path(__file__).resolve().parents[2] / "evalsets"
-folder = Path(tempfile.mkdtemp())
-name = f"{sample}-hard"
-(folder / f"{name}.yaml").write_text((root / f"{sample}.yaml").read_text().replace(f"name: {sample}\n", f"name: {name}\n", 1))
-lines = [line for line in (root / f"{sample}.jsonl").read_text().splitlines() if json.loads(line)["difficulty"] == "hard"]
-(folder / f"{name}.jsonl").write_text("\n".join(lines) + "\n")
+evalset = load_evalset(Path(__file__).resolve().parents[2] / "evalsets" / f"{sample}.yaml")
+evalset = dataclasses.replace(evalset, cases=tuple(c for c in evalset.cases if c.difficulty == "hard"))
+n = len(evalset.cases)
 
 common = dict(subset=0, suite=True, max_new_tokens=256, batch_size=8)
 rows = {}
@@ -31,9 +29,9 @@ for label in labels:
     tuned = label.startswith("tuned")
     cfg = EvalConfig(**common, constrained=label.endswith("constrained"), **({"prompt_budget": 600} if tuned else {}))
     t0 = time.time()
-    ev = evaluate(sample, str(folder / f"{name}.yaml"), None, adapter=adapter if tuned else None, config=cfg,
-                  label=f"hard{len(lines)} {label}")
-    rows[label] = {"cases": len(lines), "ex": ev.metric("overall"), "ts": ev.metric("overall", "ts"),
+    ev = evaluate(sample, evalset, None, adapter=adapter if tuned else None, config=cfg,
+                  label=f"hard{n} {label}")
+    rows[label] = {"cases": n, "ex": ev.metric("overall"), "ts": ev.metric("overall", "ts"),
                    "invented": ev.metric("overall", "invented_identifier_rate"),
                    "seconds": round(time.time() - t0, 1), "cached": ev.cached,
                    "reports": {k: str(v) for k, v in ev.reports.items()}}
