@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import string
 import typing as t
@@ -878,6 +879,30 @@ def test_fact_final_replay_rehearses_pairs_in_each_final_epoch(tmp_path: Path) -
     assert least_pair > cost["fact"] / len(facts) and all(n >= least_pair for n in tokens)  # a pair in each epoch
     with pytest.raises(Exception, match="fact_final_replay"):
         TuneConfig(fact_final_replay=-1.0)
+
+
+def test_fact_final_lr_holds_the_final_phase_rate_after_a_full_decay(tmp_path: Path) -> None:
+    """With ``fact_final_lr`` the cosine decay reaches its floor where the final phase starts, and the
+    phase trains at that share of ``lr``, constant; without it the phase runs on the decay's tail."""
+    schema = _schema()
+    items = _pairs(4) + _facts(6)
+    model, tok = _word_model(8)
+    cfg = TuneConfig(max_steps=40, eval_every=1000, prompt_mode="none", batch_tokens=64, max_seq_len=64, lr=1e-3,
+                     warmup_steps=0, min_lr_ratio=0.0, fact_final=0.5, fact_final_lr=0.4, stop_identifier_loss=0.0)
+    _, result = memory_tune(model, tok, items, schema, cfg, tmp_path / "run")
+    final = [r for r in result.history if r.get("phase") == "final"]
+    before = [r for r in result.history if r["step"] <= 20]
+    assert final and final[0]["step"] == 21 and {round(r["lr"], 9) for r in final} == {4e-4}
+    assert before[-1]["lr"] < 1e-5 < before[0]["lr"]  # decayed to the floor by step 20 (0 here)
+    plain = dataclasses.replace(cfg, fact_final_lr=0.0, max_steps=24)
+    model, tok = _word_model(8)
+    _, tail = memory_tune(model, tok, items, schema, plain, tmp_path / "plain")
+    late = [r["lr"] for r in tail.history if r.get("phase") == "final"]
+    assert late and late[0] > late[-1]  # the phase follows the decay
+    with pytest.raises(Exception, match="fact_final_lr needs fact_final"):
+        TuneConfig(fact_final_lr=0.5)
+    with pytest.raises(Exception, match="fact_final_lr"):
+        TuneConfig(fact_final=0.2, fact_final_lr=2.0)
 
 
 def test_fact_every_brings_each_reproduced_fact_back_that_often(tmp_path: Path,

@@ -77,6 +77,10 @@ class TuneConfig:
     #: epoch's fact tokens (at least one), in a seeded rotation over the pairs: facts trained alone at the
     #: end pull the SQL answers towards their form (extra columns, the wrong code), so the task is rehearsed.
     fact_final_replay: float = 0.0
+    #: The learning rate of the ``fact_final`` phase as a share of ``lr``, held constant (0: the schedule's
+    #: own, by then near its floor, where a fact the pairs undid takes many visits to come back). When set,
+    #: the cosine decay ends where the phase starts, so the mixed epochs anneal fully before it.
+    fact_final_lr: float = 0.0
     #: Under ``review``: a fact is due again at most this many epochs after a visit (0: the review's
     #: doubling wait alone; 1: every epoch). Under the doubling wait a fact reproduced once is next seen
     #: 8 or 16 epochs later, and a run has only a few long mixed epochs after a fact phase, so the pairs
@@ -135,6 +139,10 @@ class TuneConfig:
         object.__setattr__(self, "whole_fact_kinds", tuple(sorted(set(self.whole_fact_kinds))))  # order is moot
         if self.whole_fact_kinds and not self.max_items:
             raise ConfigError("whole_fact_kinds needs max_items (without a cap every fact is trained).")
+        if not 0 <= self.fact_final_lr <= 1:
+            raise ConfigError(f"fact_final_lr is a share of lr in [0, 1], not {self.fact_final_lr!r}.")
+        if self.fact_final_lr and not self.fact_final:
+            raise ConfigError("fact_final_lr needs fact_final (the phase whose learning rate it sets).")
         if self.fact_final_replay < 0:
             raise ConfigError(f"fact_final_replay must not be negative, not {self.fact_final_replay!r}.")
         if self.mome:
@@ -213,5 +221,5 @@ class TuneConfig:
 #: Options added after adapters were first tuned, with their defaults (see :meth:`TuneConfig.digest`).
 LATE_FIELDS: dict[str, t.Any] = {"review": False, "frozen_prefix": False, "fact_repeats": 1, "fact_phase": 0.0,
                                  "torch_compile": "", "fact_final": 0.0,
-                                 "fact_final_replay": 0.0, "fact_every": 0,
+                                 "fact_final_replay": 0.0, "fact_every": 0, "fact_final_lr": 0.0,
                                  "whole_fact_kinds": []}

@@ -25,7 +25,8 @@ With ``fact_phase`` the epochs that start in that first share of the budget trai
 With ``fact_final`` the facts train alone again in the last share of the budget (:func:`in_final_phase`;
 it cuts the epoch under way short), under a spaced review of their own that starts with every fact
 due; once each was reproduced at its last visit, one teacher-forced pass checks them all, and with no
-miss training stops as ``facts_recalled``. ``fact_final_replay`` adds pairs to each of its epochs.
+miss training stops as ``facts_recalled``. ``fact_final_replay`` adds pairs to each of its epochs;
+``fact_final_lr`` holds its learning rate at that share of ``lr`` (the decay then ends where it starts).
 With ``fact_every`` a reproduced fact waits at most that many epochs under review, not 2, 4, 8 ….
 It checkpoints every ``save_every`` steps and resumes from the last checkpoint of the same
 config and data; with a seed it is deterministic (unless ``time_budget_s`` cuts it short). It
@@ -300,7 +301,7 @@ def memory_tune(model: t.Any, tokenizer: t.Any, items: t.Sequence[Item], schema:
                 state["batch"] = len(order)  # the final phase cuts an epoch short (what it left stays due)
                 break
             t0 = time.perf_counter()
-            sched.set(state["step"], state["elapsed"])
+            sched.set(state["step"], state["elapsed"], final=bool(state.get("final")))
             idx = order[state["batch"]]
             stats = _step(model, data, idx, pad, share, config, fcache, autocast, ranks, params)
             opt.step()
@@ -420,25 +421,32 @@ class _Schedule:
     >>> s = _Schedule(opt, TuneConfig(lr=1.0, warmup_steps=0, max_steps=100, time_budget_s=10, min_lr_ratio=0))
     >>> round(s.set(1, 5.0), 3)  # half the time budget spent: half-way down
     0.5
+    >>> s = _Schedule(opt, TuneConfig(lr=1.0, warmup_steps=0, max_steps=100, min_lr_ratio=0, fact_final=0.2,
+    ...                               fact_final_lr=0.3))
+    >>> round(s.set(40, 0.0), 3), round(s.set(79, 0.0), 3), s.set(80, 0.0, final=True)  # down by the phase
+    (0.5, 0.0, 0.3)
     """
 
     def __init__(self, opt: t.Any, config: TuneConfig) -> None:
         self.opt, self.config, self.lr = opt, config, config.lr
 
-    def factor(self, step: int, elapsed: float) -> float:
+    def factor(self, step: int, elapsed: float, final: bool = False) -> float:
         c = self.config
+        if final and c.fact_final_lr:
+            return c.fact_final_lr
         warm = min(1.0, (step + 1) / c.warmup_steps) if c.warmup_steps else 1.0
         if c.lr_schedule == "constant" or step < c.warmup_steps:
             return warm
-        span = max(1, c.max_steps - c.warmup_steps)
+        share = 1 - c.fact_final if c.fact_final_lr else 1.0  # the decay ends where the final phase starts
+        span = max(1, round(c.max_steps * share) - c.warmup_steps)
         progress = (step - c.warmup_steps) / span
         if c.time_budget_s:
-            progress = max(progress, elapsed / c.time_budget_s)
+            progress = max(progress, elapsed / (c.time_budget_s * share))
         progress = min(1.0, progress)
         return c.min_lr_ratio + (1 - c.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
 
-    def set(self, step: int, elapsed: float) -> float:
-        self.lr = self.config.lr * self.factor(step, elapsed)
+    def set(self, step: int, elapsed: float, final: bool = False) -> float:
+        self.lr = self.config.lr * self.factor(step, elapsed, final)
         for group in self.opt.param_groups:
             group["lr"] = self.lr
         return self.lr
