@@ -75,7 +75,7 @@ def _setup(spec: dict[str, t.Any]) -> tuple[t.Any, list[t.Any], t.Any]:
     """Schema, training items and config of the run (the same in every worker)."""
     from sqltune.generate import generate
     from sqltune.targets import resolve_target
-    from sqltune.tune.config import TuneConfig
+    from sqltune.tune.config import PLAIN_EPOCHS, TuneConfig
     from sqltune.tune.items import fact_items, pair_items, training_mix
 
     _, schema = resolve_target(sample=spec["sample"])
@@ -84,7 +84,7 @@ def _setup(spec: dict[str, t.Any]) -> tuple[t.Any, list[t.Any], t.Any]:
     config = TuneConfig.preset("cpu", adapter=adapter, max_items=spec["items"],
                                max_steps=spec["steps"], batch_tokens=spec["batch_tokens"], lr=spec["lr"],
                                recall_items=spec["recall_items"], time_budget_s=0, stop_identifier_loss=0.0,
-                               review=False,  # plain epochs, as the Trainer's
+                               **PLAIN_EPOCHS,  # as the Trainer's
                                bf16_autocast=bool(spec.get("bf16")),
                                torch_compile="inductor" if spec.get("compile") else "",
                                mome={"n_experts": 32, "router_warmup_steps": max(1, spec["steps"] // 4)})

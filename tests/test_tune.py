@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from sqltune.schema import Column, ColumnProfile, Schema, Table
-from sqltune.tune.config import TuneConfig
+from sqltune.tune.config import PLAIN_EPOCHS, TuneConfig
 from sqltune.tune.data import Item, encode, identifier_strings
 from sqltune.tune.train import in_fact_phase, memory_tune
 from tests.tiny import tiny_llama
@@ -760,9 +760,9 @@ def test_training_with_a_frozen_linked_schema_freezes_each_pairs_own_head(tmp_pa
 
 def test_options_added_later_keep_earlier_adapters_the_same_run() -> None:
     """The cpu preset as it was before `review` and `frozen_prefix` existed keeps its adapters' digest."""
-    before = TuneConfig.preset("cpu", adapter="lora", max_steps=120, review=False, lr=2e-3, bf16_autocast=False,
+    before = TuneConfig.preset("cpu", adapter="lora", max_steps=120, lr=2e-3, bf16_autocast=False,
                                batch_tokens=512, max_seq_len=256, prompt_mode="none", prompt_budget_tokens=1200,
-                               max_items=64, time_budget_s=780.0, fact_phase=0.0)
+                               max_items=64, time_budget_s=780.0, **PLAIN_EPOCHS)
     assert before.digest() == "fd4ade571b66a88b"
     assert TuneConfig.preset("cpu", adapter="lora").digest() != before.digest()  # today's preset reviews in bf16
 

@@ -19,14 +19,14 @@ def test_smollm2_memorises_a_slice_of_cpg_to_exact_recall(cpg_db: Path, tmp_path
     from sqltune.generate import generate
     from sqltune.models import TEST_MODEL, load_model
     from sqltune.targets import resolve_target
-    from sqltune.tune.config import TuneConfig
+    from sqltune.tune.config import PLAIN_EPOCHS, TuneConfig
     from sqltune.tune.items import fact_items, pair_items, training_mix
     from sqltune.tune.pipeline import tune_items
 
     _, schema = resolve_target(sample="cpg")
     gen = generate(schema, n=40, seed=0, out=tmp_path / "pairs")
     config = TuneConfig.preset("cpu", max_items=32, facts_ratio=0.625, max_steps=120, stop_identifier_loss=0.02,
-                               recall_items=20, time_budget_s=0, review=False, fact_phase=0.0,  # plain epochs
+                               recall_items=20, time_budget_s=0, **PLAIN_EPOCHS,
                                lr=2e-3, bf16_autocast=False,  # fp32 at the rate this 135M model was measured at
                                prompt_mode="none", batch_tokens=512, max_seq_len=256)  # facts and bare questions
     items = training_mix(pair_items(gen.pairs), fact_items(gen.facts), config)

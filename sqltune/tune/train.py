@@ -153,7 +153,7 @@ def epoch_items(indices: t.Iterable[int], facts: t.Collection[int], fact_repeats
 def in_fact_phase(config: TuneConfig, step: int, elapsed: float, facts: t.Collection[int],
                   levels: t.Sequence[int] | None = None) -> bool:
     """Whether an epoch starting now trains the facts alone (``config.fact_phase``): while that share of
-    the time budget (else of ``max_steps``) is not spent, and (``levels``: the review's) some fact was not
+    the run (:func:`run_progress`) is not spent, and (``levels``: the review's) some fact was not
     reproduced at its last visit.
 
     >>> cfg = TuneConfig(fact_phase=0.25, max_steps=100)
@@ -166,26 +166,37 @@ def in_fact_phase(config: TuneConfig, step: int, elapsed: float, facts: t.Collec
         return False
     if levels is not None and all(levels[i] >= 1 for i in facts):
         return False
-    if config.time_budget_s:
-        return elapsed < config.fact_phase * config.time_budget_s
-    return step < config.fact_phase * config.max_steps
+    return run_progress(config, step, elapsed) < config.fact_phase
 
 
 def in_final_phase(config: TuneConfig, step: int, elapsed: float, facts: t.Collection[int]) -> bool:
-    """Whether the facts train alone again now (``config.fact_final``): its share at the end of the time
-    budget (else of ``max_steps``) has begun.
+    """Whether the facts train alone again now (``config.fact_final``): its share at the end of the run
+    (:func:`run_progress`) has begun.
 
     >>> cfg = TuneConfig(fact_final=0.2, max_steps=100)
     >>> in_final_phase(cfg, 79, 0.0, {0}), in_final_phase(cfg, 80, 0.0, {0}), in_final_phase(cfg, 99, 0.0, set())
     (False, True, False)
     >>> in_final_phase(TuneConfig(fact_final=0.2, time_budget_s=100), 0, 80.0, {0})
     True
+    >>> in_final_phase(TuneConfig(fact_final=0.2, max_steps=100, time_budget_s=1e4), 80, 5.0, {0})  # steps end first
+    True
     """
     if not config.fact_final or not facts:
         return False
-    if config.time_budget_s:
-        return elapsed >= (1 - config.fact_final) * config.time_budget_s
-    return step >= (1 - config.fact_final) * config.max_steps
+    return run_progress(config, step, elapsed) >= 1 - config.fact_final
+
+
+def run_progress(config: TuneConfig, step: int, elapsed: float) -> float:
+    """How much of the run is spent: the larger of the shares of ``max_steps`` and of ``time_budget_s``
+    (whichever ends the run first), so a phase keeps its share on a machine fast enough to reach
+    ``max_steps`` before the time budget.
+
+    >>> cfg = TuneConfig(max_steps=100, time_budget_s=50)
+    >>> run_progress(cfg, 10, 40.0), run_progress(cfg, 90, 5.0), run_progress(TuneConfig(max_steps=100), 30, 1e9)
+    (0.8, 0.9, 0.3)
+    """
+    share = step / config.max_steps
+    return max(share, elapsed / config.time_budget_s) if config.time_budget_s else share
 
 
 def with_replay(facts: list[int], pairs: t.Sequence[int], start: int, ratio: float,
